@@ -1,0 +1,81 @@
+"""The one place that runs external commands.
+
+Commands are argv lists, joined once with ``shlex.join`` so no value lands
+unquoted in a shell string. Everything goes through the invoke Context, which
+makes dry runs, MockContext tests and fabric remotes work the same way.
+Output is streamed through the redaction filter; secrets travel on stdin only.
+"""
+import io
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from invoke import Context, Result
+
+from .redaction import REDACTOR, RedactingStream
+
+Argv = Sequence[str]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Commands whose stdout feeds the next one's stdin; fails if any stage fails."""
+
+    stages: tuple[Argv, ...]
+
+    def __str__(self) -> str:
+        return "set -o pipefail; " + " | ".join(shlex.join(stage) for stage in self.stages)
+
+
+def pipe(*stages: Argv) -> Pipeline:
+    return Pipeline(tuple(tuple(stage) for stage in stages))
+
+
+def render(command: Argv | Pipeline) -> str:
+    """The exact shell line for ``command``."""
+    if isinstance(command, Pipeline):
+        return str(command)
+    return shlex.join(command)
+
+
+def echo(line: str) -> None:
+    print(REDACTOR(line), file=sys.stderr, flush=True)
+
+
+def run(
+    c: Context,
+    command: Argv | Pipeline,
+    *,
+    mutates: bool = False,
+    dry_run: bool = False,
+    stdin: str | None = None,
+    hide: bool = False,
+    warn: bool = False,
+) -> Result:
+    """Run ``command`` through ``c``.
+
+    ``mutates`` marks commands that change something: in a dry run they are
+    printed and not run, while read-only probes still run so the plan is real.
+    ``hide`` captures output without showing it (probes); ``warn`` returns a
+    failed Result instead of raising.
+    """
+    line = render(command)
+    if mutates and dry_run:
+        echo(f"[dry-run] {line}" + (" < (stdin)" if stdin is not None else ""))
+        return Result(command=line, exited=0)
+    if not hide:
+        echo(f"$ {line}")
+    return c.run(
+        line,
+        hide=hide,
+        warn=warn,
+        in_stream=io.StringIO(stdin) if stdin is not None else False,
+        out_stream=None if hide else RedactingStream(sys.stdout),
+        err_stream=None if hide else RedactingStream(sys.stderr),
+    )
+
+
+def probe(c: Context, command: Argv | Pipeline) -> Result:
+    """Run a read-only check quietly; the caller looks at ``.ok`` and ``.stdout``."""
+    return run(c, command, hide=True, warn=True)

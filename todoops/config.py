@@ -1,0 +1,213 @@
+"""One config schema, resolved once per task into a frozen ``Settings``.
+
+Layers, lowest first: ``DEFAULTS`` (code) -> ``invoke.yaml`` -> ``INVOKE_TODOOPS_*``
+environment variables -> task flags. invoke merges the first three into
+``c.config.todoops``; ``resolve`` checks that tree against the schema, applies
+the flags and validates values, so a step never reads ``c.config`` itself.
+"""
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from invoke import Config, Context
+
+from .errors import ExitCode, fail
+
+PROVIDERS = ("minikube", "kind", "k3d", "docker-desktop", "containerd", "registry")
+METHODS = ("kubectl", "helm")
+# RFC 1123 label: what Kubernetes accepts for namespaces and helm for release names.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+DEFAULTS = {
+    "todoops": {
+        # Project root; empty means the folder holding tasks.py / invoke.yaml.
+        "root": "",
+        "namespace": "todo-app",
+        "release": "todo-app",
+        "context": "minikube",
+        "provider": "minikube",
+        "method": "kubectl",
+        "env_file": ".env",
+        "chart": "helm/todo-app",
+        "manifests": "k8s",
+        "rollout_timeout": 180,
+        # Built tools and images live here, keyed by version, never in the repo.
+        "cache_dir": "~/.cache/todoops",
+        "images": {
+            "backend": {"repository": "todo-backend", "context": "backend"},
+            "frontend": {"repository": "todo-frontend", "context": "frontend"},
+        },
+        "bases": {
+            # Empty: taken from the host's apt sources.
+            "mirror": "",
+            "security_mirror": "",
+            # Extra CA certificates to trust inside images (file or folder of *.crt).
+            "ca_certs": "/usr/local/share/ca-certificates",
+        },
+    }
+}
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    repository: str
+    context: Path
+
+
+@dataclass(frozen=True)
+class BaseSettings:
+    mirror: str
+    security_mirror: str
+    ca_certs: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    namespace: str
+    release: str
+    context: str
+    provider: str
+    method: str
+    env_file: Path
+    chart: Path
+    manifests: Path
+    rollout_timeout: int
+    cache_dir: Path
+    images: tuple[ImageSpec, ...]
+    bases: BaseSettings
+    dry_run: bool = False
+    json: bool = False
+
+    def with_flags(self, **flags: object) -> "Settings":
+        """A copy with the flags that were given (None means not given)."""
+        return replace(self, **{key: value for key, value in flags.items() if value is not None})
+
+
+def unknown_keys(tree: Mapping, schema: Mapping, prefix: str = "todoops") -> list[str]:
+    """Dotted paths present in ``tree`` but not declared in ``schema``."""
+    found = []
+    for key, value in tree.items():
+        path = f"{prefix}.{key}"
+        if key not in schema:
+            found.append(path)
+        elif isinstance(schema[key], Mapping) and isinstance(value, Mapping):
+            found.extend(unknown_keys(value, schema[key], path))
+    return found
+
+
+def unknown_top_level(config: Mapping) -> list[str]:
+    known = set(Config.global_defaults()) | set(DEFAULTS)
+    return sorted(key for key in config if key not in known)
+
+
+def _check_schema(config: Mapping) -> Mapping:
+    tree = config.get("todoops") or {}
+    if not isinstance(tree, Mapping):
+        fail("config key 'todoops' must be a mapping", "see invoke.yaml in the project root", ExitCode.BAD_INPUT)
+    unknown = unknown_keys(tree, DEFAULTS["todoops"]) + unknown_top_level(config)
+    if unknown:
+        known = ", ".join(sorted(DEFAULTS["todoops"]))
+        fail(f"unknown config key(s): {', '.join(unknown)}",
+             f"fix the spelling in invoke.yaml or INVOKE_* variables; todoops keys are: {known}",
+             ExitCode.BAD_INPUT)
+    return tree
+
+
+def _project_root(c: Context, configured: str) -> Path:
+    if configured:
+        return Path(configured).expanduser().resolve()
+    # invoke records where it found tasks.py; fall back to the working directory.
+    prefix = getattr(c.config, "_project_prefix", None)
+    return Path(prefix).resolve() if prefix else Path.cwd()
+
+
+def _ca_paths(value: object) -> tuple[Path, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(Path(str(item).strip()).expanduser() for item in items if str(item).strip())
+
+
+def validate(settings: Settings) -> Settings:
+    """Reject values that would fail later, with the fix; nothing has run yet."""
+    for key in ("namespace", "release"):
+        value = getattr(settings, key)
+        if not DNS_LABEL.match(value):
+            fail(f"{key} {value!r} is not a DNS label",
+                 "use lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric",
+                 ExitCode.BAD_INPUT)
+    if settings.provider not in PROVIDERS:
+        fail(f"unknown provider {settings.provider!r}", f"choose one of: {', '.join(PROVIDERS)}", ExitCode.BAD_INPUT)
+    if settings.method not in METHODS:
+        fail(f"unknown method {settings.method!r}", f"choose one of: {', '.join(METHODS)}", ExitCode.BAD_INPUT)
+    if not isinstance(settings.rollout_timeout, int) or settings.rollout_timeout <= 0:
+        fail(f"rollout_timeout {settings.rollout_timeout!r} is not a positive number of seconds",
+             "set todoops.rollout_timeout to e.g. 180", ExitCode.BAD_INPUT)
+    return settings
+
+
+def resolve(c: Context, **flags: object) -> Settings:
+    """The settings for one task run: all layers merged, flags last, validated."""
+    tree = merged(_check_schema(c.config))
+    root = _project_root(c, tree["root"])
+    settings = Settings(
+        root=root,
+        namespace=tree["namespace"],
+        release=tree["release"],
+        context=tree["context"],
+        provider=tree["provider"],
+        method=tree["method"],
+        env_file=root / tree["env_file"],
+        chart=root / tree["chart"],
+        manifests=root / tree["manifests"],
+        rollout_timeout=_as_int(tree["rollout_timeout"]),
+        cache_dir=Path(tree["cache_dir"]).expanduser(),
+        images=tuple(ImageSpec(name, spec["repository"], root / spec["context"])
+                     for name, spec in sorted(tree["images"].items())),
+        bases=BaseSettings(mirror=tree["bases"]["mirror"],
+                           security_mirror=tree["bases"]["security_mirror"],
+                           ca_certs=_ca_paths(tree["bases"]["ca_certs"])),
+    )
+    return validate(settings.with_flags(**flags))
+
+
+def merged(tree: Mapping, defaults: Mapping = DEFAULTS["todoops"]) -> dict:
+    """``tree`` over ``defaults``, so a partial section keeps the other defaults."""
+    result = dict(defaults)
+    for key, value in tree.items():
+        result[key] = merged(value, defaults[key]) if isinstance(defaults.get(key), Mapping) else value
+    return result
+
+
+def _as_int(value: object) -> object:
+    # INVOKE_* variables arrive as strings when the default's type is lost.
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def check_project_file(folder: Path) -> None:
+    """Fail cleanly when ``invoke.yaml`` cannot be read or parsed.
+
+    invoke loads the file after importing tasks.py and would die with a bare
+    traceback; tasks.py calls this first so the user gets the file, the line
+    and the fix instead. Reading one small file keeps import cheap.
+    """
+    import yaml
+
+    path = folder / "invoke.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror}",
+             "make the file readable (chmod a+r) or remove it to use the defaults", ExitCode.BAD_INPUT)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        fail(f"{path}{line} is not valid YAML ({getattr(error, 'problem', error)})",
+             "fix the syntax; the file must be a mapping with a 'todoops:' section", ExitCode.BAD_INPUT)
+    if data is not None and not isinstance(data, Mapping):
+        fail(f"{path} must be a mapping, not a {type(data).__name__}",
+             "start the file with 'todoops:' and indent the keys below it", ExitCode.BAD_INPUT)

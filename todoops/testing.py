@@ -1,0 +1,117 @@
+"""`invoke test`: every test suite the project has, one verdict.
+
+Each suite installs what it needs (idempotently), runs, and reports counts.
+A suite that runs no test fails the command: "nothing collected" is how a
+broken test layout hides, so it never passes silently.
+"""
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from invoke import Context, task
+
+from .commands import Argv, run
+from .config import resolve
+from .errors import ExitCode, fail
+from .report import Report
+
+
+@dataclass(frozen=True)
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.passed + other.passed, self.failed + other.failed, self.skipped + other.skipped)
+
+    def __str__(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+
+
+def _count(pattern: str, text: str) -> int:
+    return sum(int(n) for n in re.findall(pattern, text))
+
+
+def pytest_counts(output: str) -> Counts:
+    """Counts from pytest's closing line, e.g. ``3 failed, 10 passed, 1 skipped in 2.1s``."""
+    closing = next((line for line in reversed(output.splitlines()) if re.search(r"\bin [\d.]+s\b", line)), "")
+    return Counts(_count(r"(\d+) passed", closing),
+                  _count(r"(\d+) failed", closing) + _count(r"(\d+) errors?", closing),
+                  _count(r"(\d+) skipped", closing))
+
+
+def vitest_counts(output: str) -> Counts:
+    """Counts from vitest's ``Tests  2 failed | 10 passed (12)`` line."""
+    closing = next((line for line in reversed(output.splitlines()) if re.match(r"\s*Tests\s", line)), "")
+    return Counts(_count(r"(\d+) passed", closing), _count(r"(\d+) failed", closing),
+                  _count(r"(\d+) skipped", closing))
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    # The suite exists when this path (relative to the root) does.
+    marker: str
+    setup: tuple[Argv, ...]
+    command: Argv
+    counts: Callable[[str], Counts]
+
+
+def suites(root: Path, python: str = sys.executable) -> tuple[Suite, ...]:
+    return (
+        Suite("suite", "tests/unit", (), [python, "-m", "pytest", "-q", "-m", "not e2e", str(root / "tests")],
+              pytest_counts),
+        Suite("e2e", "tests/e2e", (), [python, "-m", "pytest", "-q", "-m", "e2e", str(root / "tests")],
+              pytest_counts),
+    )
+
+
+def run_suite(c: Context, suite: Suite, report: Report) -> Counts:
+    with report.step(f"{suite.name}: set up"):
+        for argv in suite.setup:
+            run(c, argv, mutates=True)
+    with report.step(f"{suite.name}: tests"):
+        result = run(c, suite.command, warn=True)
+    counts = suite.counts(result.stdout)
+    if result.exited and not counts.failed:
+        # Crashed before its summary, or pytest's "no tests collected" (exit 5).
+        counts = Counts(counts.passed, counts.failed + 1, counts.skipped)
+    if counts.passed + counts.failed == 0:
+        counts = Counts(0, 1, counts.skipped)
+        report.line("fail", f"{suite.name}: no test ran")
+    return counts
+
+
+def select(all_suites: tuple[Suite, ...], root: Path, names: tuple[str, ...], e2e: bool) -> list[Suite]:
+    known = {suite.name for suite in all_suites}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        fail(f"unknown test suite(s): {', '.join(unknown)}", f"choose from: {', '.join(sorted(known))}",
+             ExitCode.BAD_INPUT)
+    wanted = [s for s in all_suites if (s.name in names if names else s.name != "e2e" or e2e)]
+    return [suite for suite in wanted if (root / suite.marker).exists()]
+
+
+@task(
+    help={
+        "suite": "Run only this suite (suite, backend, frontend, e2e); repeatable.",
+        "e2e": "Also run the end-to-end tests against the real cluster of tests/e2e.",
+    },
+    iterable=["suite"],
+)
+def test(c, suite=None, e2e=False):
+    """Run every test suite the project has; fails on any failure or when a suite runs no test."""
+    cfg = resolve(c)
+    report = Report()
+    chosen = select(suites(cfg.root), cfg.root, tuple(suite or ()), e2e)
+    results = {s.name: run_suite(c, s, report) for s in chosen}
+    report.table(["suite", "passed", "failed", "skipped"],
+                 [[name, str(n.passed), str(n.failed), str(n.skipped)] for name, n in results.items()])
+    total = sum(results.values(), Counts())
+    print(f"tests: {total}")
+    if total.failed or not results:
+        fail(f"{total.failed} test(s) failed" if results else "no test suite found",
+             "read the failures above; re-run one suite with `invoke test --suite NAME`")

@@ -1,0 +1,50 @@
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.api.deps import RuntimeDep, SessionDep, UserIdDep
+from app.errors import ApiError, not_authenticated
+from app.models import User
+from app.schemas import Credentials, TokenOut, UserOut
+from app.security import DUMMY_HASH, create_access_token, hash_password, verify_password
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _email_taken() -> ApiError:
+    return ApiError(409, "email_taken", "An account with this email already exists")
+
+
+@router.post("/register", status_code=201, response_model=UserOut)
+def register(body: Credentials, session: SessionDep) -> User:
+    if session.scalar(select(User.id).where(User.email == body.email)) is not None:
+        raise _email_taken()
+    user = User(email=body.email, password_hash=hash_password(body.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two registrations of one email at once: the unique index decides.
+        session.rollback()
+        raise _email_taken()
+    return user
+
+
+@router.post("/login", response_model=TokenOut)
+def login(body: Credentials, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
+    user = session.scalar(select(User).where(User.email == body.email))
+    # Hash even for unknown emails so timing does not reveal which accounts exist.
+    valid = verify_password(body.password, user.password_hash if user else DUMMY_HASH)
+    if user is None or not valid:
+        raise ApiError(401, "invalid_credentials", "Invalid email or password")
+    minutes = runtime.settings.jwt_expire_minutes
+    token = create_access_token(user.id, runtime.settings.jwt_secret, minutes)
+    return TokenOut(access_token=token, expires_in=minutes * 60)
+
+
+@router.get("/me", response_model=UserOut)
+def me(user_id: UserIdDep, session: SessionDep) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise not_authenticated()
+    return user

@@ -1,0 +1,57 @@
+"""Request dependencies: the runtime state, a database session, the caller's user id."""
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.chat.llm import ModelChat
+from app.config import Settings
+from app.errors import not_authenticated
+from app.security import user_id_from_token
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, built once per app."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    model: ModelChat | None
+    migrated: threading.Event = field(default_factory=threading.Event)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    with runtime.sessions() as session:
+        yield session
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def current_user_id(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> int:
+    """The token is the proof: no database round trip per request."""
+    if credentials is None:
+        raise not_authenticated()
+    user_id = user_id_from_token(credentials.credentials, runtime.settings.jwt_secret)
+    if user_id is None:
+        raise not_authenticated()
+    return user_id
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]
+UserIdDep = Annotated[int, Depends(current_user_id)]

@@ -1,0 +1,99 @@
+"""Alembic migrations, safe when several replicas start at once.
+
+`python -m app.migrate` applies them once and exits (a Job or an init step);
+the server also applies them at start. Concurrent runners serialise on a lock:
+a PostgreSQL advisory lock (held by the migrating connection, released by the
+server if that process dies), or an flock beside a SQLite file. The second
+runner then finds the schema at head and does nothing.
+"""
+
+import fcntl
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from collections.abc import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, text
+
+from app.config import ConfigError, load_database_url
+from app.db import create_db_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Arbitrary constant shared by every replica: "todo" in ASCII.
+ADVISORY_LOCK_KEY = 0x746F646F
+
+log = logging.getLogger(__name__)
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    with engine.connect() as connection, migration_lock(connection):
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()
+    log.info("database schema at head")
+
+
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    if connection.dialect.name == "postgresql":
+        with _advisory_lock(connection):
+            yield
+    else:
+        with _file_lock(connection.engine.url.database):
+            yield
+
+
+@contextmanager
+def _advisory_lock(connection: Connection) -> Iterator[None]:
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        connection.commit()
+
+
+@contextmanager
+def _file_lock(database_path: str | None) -> Iterator[None]:
+    if not database_path or database_path == ":memory:":
+        yield
+        return
+    with open(f"{database_path}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def main() -> int:
+    from app.logs import configure_logging
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    try:
+        url = load_database_url(os.environ)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    engine = create_db_engine(url)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test of the suite.
+
+- ``environ_guard`` (autouse) fails any test that changes ``os.environ``: loading
+  ``.env`` into the process environment is exactly the leak it exists to catch.
+- ``make_context`` builds a strict MockContext: a command without a programmed
+  answer raises, so a test pins the exact commands a step runs.
+"""
+import os
+from pathlib import Path
+
+import pytest
+from invoke import Config, MockContext, Result
+
+from todoops.config import DEFAULTS, Settings, resolve
+from todoops.redaction import REDACTOR
+
+
+@pytest.fixture(autouse=True)
+def environ_guard():
+    before = dict(os.environ)
+    yield
+    assert dict(os.environ) == before, "the test changed os.environ"
+
+
+@pytest.fixture(autouse=True)
+def fresh_redactor():
+    REDACTOR.clear()
+    yield
+    REDACTOR.clear()
+
+
+def context_config(root: Path, **todoops: object) -> Config:
+    config = Config(defaults=DEFAULTS)
+    config.load_overrides({"todoops": {"root": str(root), "cache_dir": str(root / ".cache"), **todoops}})
+    return config
+
+
+@pytest.fixture
+def make_context(tmp_path):
+    """``make_context({"cmd": Result(...) | "stdout" | True}, **todoops_config)``."""
+
+    def factory(responses: dict | None = None, **todoops: object) -> MockContext:
+        return MockContext(config=context_config(tmp_path, **todoops), run=responses or {}, repeat=True)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_context) -> Settings:
+    return resolve(make_context())
+
+
+def commands_run(c: MockContext) -> list[str]:
+    """The command lines ``c`` received, in order (the golden command log)."""
+    return [call.args[0] for call in c.run.call_args_list]
+
+
+def failed(exited: int = 1, stdout: str = "", stderr: str = "") -> Result:
+    return Result(exited=exited, stdout=stdout, stderr=stderr)

@@ -17,9 +17,14 @@ from todoops.redaction import REDACTOR
 
 @pytest.fixture(autouse=True)
 def environ_guard():
-    before = dict(os.environ)
+    before = _environ()
     yield
-    assert dict(os.environ) == before, "the test changed os.environ"
+    assert _environ() == before, "the test changed os.environ"
+
+
+def _environ() -> dict:
+    # pytest itself updates PYTEST_CURRENT_TEST between phases.
+    return {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}
 
 
 @pytest.fixture(autouse=True)

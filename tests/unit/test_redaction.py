@@ -1,0 +1,48 @@
+import base64
+import io
+from urllib.parse import quote
+
+import pytest
+
+from todoops.redaction import MASK, RedactingStream, Redactor, spellings
+
+SECRET = "s3cr3t/with+symbols=&more"
+
+
+def test_spellings_cover_raw_base64_and_url_encoded():
+    forms = spellings(SECRET)
+    assert SECRET in forms
+    assert base64.b64encode(SECRET.encode()).decode() in forms
+    assert quote(SECRET, safe="") in forms
+
+
+@pytest.mark.parametrize("render", [
+    lambda s: s,
+    lambda s: base64.b64encode(s.encode()).decode(),
+    lambda s: quote(s, safe=""),
+    lambda s: f"postgresql://app:{quote(s, safe='')}@db:5432/todo",
+])
+def test_redactor_masks_every_spelling(render):
+    redactor = Redactor()
+    redactor.add(SECRET)
+    line = f"value: {render(SECRET)} end"
+    assert redactor(line) == f"value: {MASK} end" or MASK in redactor(line)
+    assert render(SECRET) not in redactor(line)
+
+
+def test_short_values_are_not_registered():
+    redactor = Redactor()
+    redactor.add("abc")
+    assert redactor("abc abc") == "abc abc"
+
+
+def test_stream_redacts_a_secret_split_across_writes():
+    target = io.StringIO()
+    redactor = Redactor()
+    redactor.add(SECRET)
+    stream = RedactingStream(target, redactor)
+    stream.write("token=" + SECRET[:5])
+    stream.write(SECRET[5:] + "\nnext line")
+    stream.flush()
+    assert SECRET not in target.getvalue()
+    assert target.getvalue() == f"token={MASK}\nnext line"

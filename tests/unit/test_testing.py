@@ -1,0 +1,51 @@
+import pytest
+from invoke import Exit, Result
+
+from tests.conftest import commands_run
+from todoops.report import Report
+from todoops.testing import Counts, Suite, pytest_counts, run_suite, select, suites, vitest_counts
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("..\n==== 3 failed, 10 passed, 1 skipped in 2.10s ====", Counts(10, 3, 1)),
+    ("12 passed in 0.5s", Counts(12, 0, 0)),
+    ("1 passed, 2 errors in 1.0s", Counts(1, 2, 0)),
+    ("no tests ran in 0.01s", Counts()),
+])
+def test_pytest_counts(output, expected):
+    assert pytest_counts(output) == expected
+
+
+def test_vitest_counts():
+    output = " Test Files  1 failed | 3 passed (4)\n      Tests  2 failed | 10 passed | 1 skipped (13)\n"
+    assert vitest_counts(output) == Counts(10, 2, 1)
+
+
+def _suite(command="pytest -q"):
+    return Suite("demo", "tests", (), command.split(), pytest_counts)
+
+
+def test_no_test_collected_counts_as_a_failure(make_context):
+    c = make_context({"pytest -q": Result(exited=5, stdout="no tests ran in 0.01s")})
+    assert run_suite(c, _suite(), Report()).failed == 1
+
+
+def test_crash_before_summary_counts_as_a_failure(make_context):
+    c = make_context({"pytest -q": Result(exited=2, stdout="ImportError while loading conftest")})
+    assert run_suite(c, _suite(), Report()) == Counts(0, 1, 0)
+
+
+def test_passing_suite(make_context):
+    c = make_context({"pytest -q": Result(stdout="4 passed in 0.2s")})
+    assert run_suite(c, _suite(), Report()) == Counts(4, 0, 0)
+    assert commands_run(c) == ["pytest -q"]
+
+
+def test_select_skips_absent_suites_and_e2e_by_default(tmp_path):
+    (tmp_path / "tests/unit").mkdir(parents=True)
+    (tmp_path / "tests/e2e").mkdir(parents=True)
+    all_suites = suites(tmp_path, python="python")
+    assert [s.name for s in select(all_suites, tmp_path, (), e2e=False)] == ["suite"]
+    assert [s.name for s in select(all_suites, tmp_path, (), e2e=True)] == ["suite", "e2e"]
+    with pytest.raises(Exit):
+        select(all_suites, tmp_path, ("nope",), e2e=False)

@@ -1,0 +1,6 @@
+/** Probe endpoint: proves this server answers, without touching the backend. */
+export const dynamic = "force-dynamic";
+
+export function GET(): Response {
+  return Response.json({ status: "ok" });
+}

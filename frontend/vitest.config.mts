@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  // Without @vitejs/plugin-react the JSX still needs the automatic runtime.
+  esbuild: { jsx: "automatic" },
+  resolve: {
+    alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) },
+  },
+  test: {
+    // Route handlers run in node; component tests opt into jsdom per file.
+    environment: "node",
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["./src/test/setup.ts"],
+    passWithNoTests: false,
+  },
+});

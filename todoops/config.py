@@ -18,6 +18,8 @@ PROVIDERS = ("minikube", "kind", "k3d", "docker-desktop", "containerd", "registr
 METHODS = ("kubectl", "helm")
 # RFC 1123 label: what Kubernetes accepts for namespaces and helm for release names.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# RFC 1123 subdomain: what Kubernetes accepts for most object names (Secrets included).
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 DEFAULTS = {
     "todoops": {
@@ -32,6 +34,23 @@ DEFAULTS = {
         "chart": "helm/todo-app",
         "manifests": "k8s",
         "rollout_timeout": 180,
+        # Kube contexts that count as local; any other is refused unless --context names it.
+        "local_contexts": ["minikube", "kind-*", "k3d-*", "docker-desktop", "docker-for-desktop",
+                           "rancher-desktop", "colima*", "orbstack", "microk8s", "todoops-e2e"],
+        # The Secret prepare-secrets creates and the chart references (existingSecret).
+        "secret_name": "todo-app-secrets",
+        # Extra helm values files (relative to root), applied before the image tags.
+        "chart_values": [],
+        # minikube only: build straight into minikube's docker daemon (no image copy).
+        "build_in_cluster": False,
+        # Image builds run at the same time (1 = one after the other).
+        "build_jobs": 2,
+        # Lines of log shown per container when a rollout fails.
+        "log_tail": 20,
+        # containerd provider: the node's containerd socket and its Kubernetes namespace.
+        "containerd": {"address": "/run/containerd/containerd.sock", "namespace": "k8s.io"},
+        # registry provider: where images are pushed (host:port/path); required for it.
+        "registry": "",
         # Built tools and images live here, keyed by version, never in the repo.
         "cache_dir": "~/.cache/todoops",
         "images": {
@@ -64,6 +83,12 @@ class BaseSettings:
 
 
 @dataclass(frozen=True)
+class ContainerdSettings:
+    address: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     namespace: str
@@ -75,11 +100,21 @@ class Settings:
     chart: Path
     manifests: Path
     rollout_timeout: int
+    local_contexts: tuple[str, ...]
+    secret_name: str
+    chart_values: tuple[Path, ...]
+    build_in_cluster: bool
+    build_jobs: int
+    log_tail: int
+    containerd: ContainerdSettings
+    registry: str
     cache_dir: Path
     images: tuple[ImageSpec, ...]
     bases: BaseSettings
     dry_run: bool = False
     json: bool = False
+    # True when --context named the context: then a non-local one is allowed.
+    context_explicit: bool = False
 
     def with_flags(self, **flags: object) -> "Settings":
         """A copy with the flags that were given (None means not given)."""
@@ -124,9 +159,14 @@ def _project_root(c: Context, configured: str) -> Path:
     return Path(prefix).resolve() if prefix else Path.cwd()
 
 
-def _ca_paths(value: object) -> tuple[Path, ...]:
+def _as_tuple(value: object) -> tuple[str, ...]:
+    # A list in invoke.yaml, or "a,b" from an INVOKE_* variable.
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    return tuple(Path(str(item).strip()).expanduser() for item in items if str(item).strip())
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _ca_paths(value: object) -> tuple[Path, ...]:
+    return tuple(Path(item).expanduser() for item in _as_tuple(value))
 
 
 def validate(settings: Settings) -> Settings:
@@ -141,9 +181,14 @@ def validate(settings: Settings) -> Settings:
         fail(f"unknown provider {settings.provider!r}", f"choose one of: {', '.join(PROVIDERS)}", ExitCode.BAD_INPUT)
     if settings.method not in METHODS:
         fail(f"unknown method {settings.method!r}", f"choose one of: {', '.join(METHODS)}", ExitCode.BAD_INPUT)
-    if not isinstance(settings.rollout_timeout, int) or settings.rollout_timeout <= 0:
-        fail(f"rollout_timeout {settings.rollout_timeout!r} is not a positive number of seconds",
-             "set todoops.rollout_timeout to e.g. 180", ExitCode.BAD_INPUT)
+    for key, example in (("rollout_timeout", 180), ("build_jobs", 2), ("log_tail", 20)):
+        value = getattr(settings, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            fail(f"{key} {value!r} is not a positive number",
+                 f"set todoops.{key} to e.g. {example}", ExitCode.BAD_INPUT)
+    if not DNS_SUBDOMAIN.match(settings.secret_name):
+        fail(f"secret_name {settings.secret_name!r} is not a valid Kubernetes name",
+             "use lowercase letters, digits, '-' and '.', e.g. todo-app-secrets", ExitCode.BAD_INPUT)
     return settings
 
 
@@ -162,6 +207,15 @@ def resolve(c: Context, **flags: object) -> Settings:
         chart=root / tree["chart"],
         manifests=root / tree["manifests"],
         rollout_timeout=_as_int(tree["rollout_timeout"]),
+        local_contexts=_as_tuple(tree["local_contexts"]),
+        secret_name=tree["secret_name"],
+        chart_values=tuple(root / item for item in _as_tuple(tree["chart_values"])),
+        build_in_cluster=_as_bool(tree["build_in_cluster"]),
+        build_jobs=_as_int(tree["build_jobs"]),
+        log_tail=_as_int(tree["log_tail"]),
+        containerd=ContainerdSettings(address=str(tree["containerd"]["address"]),
+                                      namespace=str(tree["containerd"]["namespace"])),
+        registry=str(tree["registry"]).rstrip("/"),
         cache_dir=Path(tree["cache_dir"]).expanduser(),
         images=tuple(ImageSpec(name, spec["repository"], root / spec["context"])
                      for name, spec in sorted(tree["images"].items())),
@@ -186,6 +240,12 @@ def _as_int(value: object) -> object:
         return int(value)
     except (TypeError, ValueError):
         return value
+
+
+def _as_bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def check_project_file(folder: Path) -> None:

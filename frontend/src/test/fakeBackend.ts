@@ -1,0 +1,65 @@
+/**
+ * A real HTTP server on 127.0.0.1 standing in for the backend, so route tests
+ * exercise the actual fetch, headers and bodies instead of a mocked fetch.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface FakeBackend {
+  url: string;
+  requests: RecordedRequest[];
+  reply: (next: Reply) => void;
+  close: () => Promise<void>;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function startFakeBackend(): Promise<FakeBackend> {
+  const requests: RecordedRequest[] = [];
+  let nextReply: Reply = { status: 200, body: {} };
+  const server: Server = createServer(async (request, response) => {
+    requests.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: await readBody(request) });
+    const hasBody = nextReply.body !== undefined;
+    response.writeHead(nextReply.status, {
+      ...(hasBody ? { "content-type": "application/json" } : {}),
+      ...nextReply.headers,
+    });
+    response.end(hasBody ? JSON.stringify(nextReply.body) : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    reply: (next) => {
+      nextReply = next;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A port nothing listens on: bind one, then let it go. */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

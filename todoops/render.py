@@ -9,6 +9,7 @@ objects) under a header saying where the file comes from. The output depends
 only on the chart and the release name, so a test can insist it is fresh.
 """
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,10 @@ class Rendered:
         return self.obj.get("metadata", {}).get("name", "")
 
 
-def template_argv(cfg: Settings, values_file: Path) -> list[str]:
+def template_argv(cfg: Settings, values_files: Sequence[Path]) -> list[str]:
+    values = [arg for path in values_files for arg in ("--values", str(path))]
     return ["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace,
-            "--kube-version", KUBE_VERSION, "--values", str(values_file)]
+            "--kube-version", KUBE_VERSION, *values]
 
 
 def split_documents(output: str) -> list[Rendered]:
@@ -82,13 +84,13 @@ def split_documents(output: str) -> list[Rendered]:
     return rendered
 
 
-def template(c: Context, cfg: Settings, values_file: Path) -> list[Rendered]:
-    """Render the chart with one values file, or stop with helm's own error."""
-    result = probe(c, template_argv(cfg, values_file))
+def template(c: Context, cfg: Settings, *values_files: Path) -> list[Rendered]:
+    """Render the chart with these values files (later ones win), or stop with helm's own error."""
+    result = probe(c, template_argv(cfg, values_files))
     if result.exited == 127:
         fail("helm is not installed", HELM_INSTALL_HINT, ExitCode.PREFLIGHT)
     if not result.ok:
-        fail(f"helm template failed for {values_file}:\n{result.stderr.strip()}",
+        fail(f"helm template failed for {', '.join(map(str, values_files))}:\n{result.stderr.strip()}",
              "fix the chart or the values file named above; `helm lint --strict` shows the details")
     return split_documents(result.stdout)
 

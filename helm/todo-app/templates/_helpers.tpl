@@ -125,3 +125,15 @@ spec:
               {{- include "todo-app.selectorLabels" (dict "root" $.root "component" .) | nindent 14 }}
       {{- end }}
 {{- end -}}
+
+{{/* Prefer spreading a component's pods over nodes, so one node going down keeps a replica; on a one-node cluster it still schedules. */}}
+{{- define "todo-app.spreadOverNodes" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "todo-app.selectorLabels" . | nindent 12 }}
+{{- end -}}

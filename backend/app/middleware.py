@@ -4,8 +4,8 @@ RequestContext: a request id per request (the client's X-Request-ID when it is
 sane, else a new one), echoed in the response and put in every log line, plus
 one access log line with status and duration.
 
-BodyLimit: refuses bodies over the limit with 413, by Content-Length up front
-and by counting for chunked bodies, before any handler parses them.
+BodyLimit: refuses bodies over the limit with 413 before any handler parses
+them: by Content-Length up front, or by reading a chunked body within the limit.
 """
 
 import json
@@ -65,10 +65,6 @@ def _request_id(scope) -> str:
     return uuid.uuid4().hex
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app, max_bytes: int):
         self.app = app
@@ -77,39 +73,57 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if _declared_length(scope) > self.max_bytes:
+        declared = _declared_length(scope)
+        if declared is not None:
+            # The server enforces Content-Length, so checking the declaration is enough.
+            if declared > self.max_bytes:
+                return await _send_413(send)
+            return await self.app(scope, receive, send)
+        # Chunked or unknown length: read it here, within the limit, and replay it. (Raising from
+        # inside the app's own read would be turned into a 400 by the framework's body parser.)
+        body = await _read_within(receive, self.max_bytes)
+        if body is None:
             return await _send_413(send)
-        received = 0
-        response_started = False
-
-        async def counting_receive():
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge()
-            return message
-
-        async def tracking_send(message):
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _send_413(send)
+        await self.app(scope, _replay(body, receive), send)
 
 
-def _declared_length(scope) -> int:
+async def _read_within(receive, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds max_bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    delivered = False
+
+    async def replaying_receive():
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replaying_receive
+
+
+def _declared_length(scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
-                return 0
-    return 0
+                return None
+    return None
 
 
 async def _send_413(send) -> None:

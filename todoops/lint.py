@@ -13,6 +13,7 @@ preflight and doctor reuse them through ``consistency_findings(root)`` without
 helm. In `invoke lint` they also run on each scenario's render, where a finding
 names the chart template to fix, and on k8s/, where it names the rendered file.
 """
+import importlib.util
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -42,6 +43,7 @@ KUBE_SCORE_IGNORED = {
     # The images run as UID 1001 (app) and 999 (postgres), fixed by the image contract.
     "container-security-context-user-group-id": "UIDs fixed by the images",
 }
+# How each tool answers when present; kubernetes-validate is a library, checked by import.
 TOOLS = {
     "helm": ["helm", "version", "--short"],
     "kube-score": ["kube-score", "version"],
@@ -414,17 +416,20 @@ def images_of(cfg: Settings) -> dict[str, str]:
     return {image.repository: relative(cfg, image.context) for image in cfg.images}
 
 
-def missing_tools(c: Context) -> list[str]:
-    missing = [name for name, argv in TOOLS.items() if not probe(c, argv).ok]
-    try:
-        import kubernetes_validate  # noqa: F401  (a library: checked by import, not on PATH)
-    except ImportError:
-        missing.append("kubernetes-validate")
+def missing_tools(c: Context, needed: Iterable[str]) -> list[str]:
+    missing = []
+    for name in dict.fromkeys(needed):
+        if name in TOOLS:
+            present = probe(c, TOOLS[name]).ok
+        else:
+            present = importlib.util.find_spec(name.replace("-", "_")) is not None
+        if not present:
+            missing.append(name)
     return missing
 
 
-def check_tools(c: Context) -> None:
-    missing = missing_tools(c)
+def check_tools(c: Context, checks: Sequence[str]) -> None:
+    missing = missing_tools(c, (tool for name in checks for tool in CHECK_TOOLS[name]))
     if missing:
         fail(f"lint tool(s) missing: {', '.join(missing)}",
              "install them: " + "; ".join(INSTALL_HINTS[name] for name in missing), ExitCode.PREFLIGHT)
@@ -524,6 +529,13 @@ CHECKS: dict[str, Callable[[Context, Settings], list[Finding]]] = {
     "kube-score": kube_score_findings,
     "hadolint": hadolint_findings,
 }
+CHECK_TOOLS = {
+    "helm-lint": ("helm",),
+    "scenarios": ("helm", "kubernetes-validate"),
+    "manifests": ("helm",),
+    "kube-score": ("kube-score",),
+    "hadolint": ("hadolint",),
+}
 
 
 def lint_findings(c: Context, cfg: Settings, report: Report, checks: Sequence[str] = tuple(CHECKS)) -> list[Finding]:
@@ -560,6 +572,7 @@ def lint(c, check=None, provider=None, json=False):
     unknown = sorted(set(check or ()) - set(CHECKS))
     if unknown:
         fail(f"unknown check(s): {', '.join(unknown)}", f"choose from: {', '.join(CHECKS)}", ExitCode.BAD_INPUT)
-    check_tools(c)
+    checks = tuple(check or CHECKS)
+    check_tools(c, checks)
     report = Report(json_mode=cfg.json)
-    report_findings(lint_findings(c, cfg, report, tuple(check or CHECKS)), report)
+    report_findings(lint_findings(c, cfg, report, checks), report)

@@ -1,0 +1,182 @@
+"""invoke lint: the consistency rules on data, then mutation tests on a copy of the project.
+
+Each mutation breaks exactly one thing the way people really break it and
+asserts that lint names the file to fix; the unbroken copy must pass.
+"""
+import subprocess
+import sys
+
+import pytest
+from invoke import Context
+
+from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, consistency_findings, dockerfile_ports,
+                          env_example_keys, image_parts, kube_score_problems, lint_findings)
+from todoops.report import Report
+
+from .conftest import ROOT, settings_for
+
+# --------------------------------------------------------------- rules on data
+
+
+@pytest.mark.parametrize("text, ports", [
+    ("FROM a\nEXPOSE 8000\n", {8000}),
+    ("FROM a\nENV PORT=8000\nEXPOSE ${PORT}/tcp\n", {8000}),
+    ("FROM a\nARG PORT=3000\nEXPOSE $PORT\n", {3000}),
+    ("FROM a AS build\nEXPOSE 1\nFROM b\nENV HOST=x \\\n    PORT=3000\nEXPOSE $PORT\n", {3000}),
+    ("FROM a\nENV PORT 9000\nEXPOSE $PORT\n", {9000}),
+    ("FROM a\n", set()),
+])
+def test_dockerfile_ports(text, ports):
+    assert dockerfile_ports(text) == ports
+
+
+@pytest.mark.parametrize("image, parts", [
+    ("todo-backend:abc", ("todo-backend", "abc")),
+    ("todo-backend", ("todo-backend", "")),
+    ("localhost:5000/todo-backend", ("localhost:5000/todo-backend", "")),
+    ("localhost:5000/todo-backend:1", ("localhost:5000/todo-backend", "1")),
+])
+def test_image_parts(image, parts):
+    assert image_parts(image) == parts
+
+
+def test_env_example_keys_ignore_comments():
+    assert env_example_keys("# A=1\nJWT_SECRET=\nOPENAI_MODEL=x\n") == {"JWT_SECRET", "OPENAI_MODEL"}
+
+
+LABELS = {"app.kubernetes.io/name": "todo-app", "app.kubernetes.io/component": "backend"}
+
+
+def deployment(port=8000, probe_port="http", image="todo-backend:abc", policy="IfNotPresent", selector=None,
+               secret_key="JWT_SECRET", config_key="LOG_LEVEL") -> Manifest:
+    container = {"name": "backend", "image": image, "ports": [{"name": "http", "containerPort": port}],
+                 "readinessProbe": {"httpGet": {"path": "/ready", "port": probe_port}},
+                 "env": [{"name": "PORT", "value": str(port)},
+                         {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": secret_key}}},
+                         {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": config_key}}}]}
+    if policy:
+        container["imagePullPolicy"] = policy
+    return Manifest("deploy.yaml", {"kind": "Deployment", "metadata": {"name": "backend"}, "spec": {
+        "selector": {"matchLabels": selector or LABELS},
+        "template": {"metadata": {"labels": LABELS}, "spec": {"containers": [container]}}}})
+
+
+def service(target="http", selector=None) -> Manifest:
+    return Manifest("svc.yaml", {"kind": "Service", "metadata": {"name": "backend"}, "spec": {
+        "selector": selector or LABELS, "ports": [{"port": 8000, "targetPort": target}]}})
+
+
+CONFIGMAP = Manifest("cm.yaml", {"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"LOG_LEVEL": "INFO"}})
+DOCKERFILES = {"todo-backend": Dockerfile("backend/Dockerfile", frozenset({8000}))}
+
+
+def findings(*manifests: Manifest, dockerfiles=DOCKERFILES, provider="minikube") -> set[tuple[str, str]]:
+    found = check_objects(manifests, dockerfiles, frozenset({"JWT_SECRET"}), ".env.example", provider)
+    return {(f.file, f.rule) for f in found}
+
+
+def test_consistent_objects_have_no_findings():
+    assert findings(deployment(), service(), CONFIGMAP) == set()
+
+
+@pytest.mark.parametrize("manifests, dockerfiles, expected", [
+    ((deployment(port=8080), service(), CONFIGMAP), DOCKERFILES, {("backend/Dockerfile", "expose-port")}),
+    ((deployment(probe_port="web"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "probe-port")}),
+    ((deployment(probe_port=8080), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "probe-port")}),
+    ((deployment(), service(target=8080), CONFIGMAP), DOCKERFILES, {("svc.yaml", "service-target-port")}),
+    ((deployment(), service(), CONFIGMAP), {"todo-backend": Dockerfile("backend/Dockerfile", None)},
+     {("backend/Dockerfile", "dockerfile-missing")}),
+    ((deployment(secret_key="JWT"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "secret-key")}),
+    ((deployment(config_key="LOGLEVEL"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "configmap-key")}),
+    ((deployment(), service(), ), DOCKERFILES, {("deploy.yaml", "configmap-key")}),
+    ((deployment(selector={"app.kubernetes.io/name": "other"}), service(), CONFIGMAP), DOCKERFILES,
+     {("deploy.yaml", "selector")}),
+    ((deployment(), service(selector={"app.kubernetes.io/component": "api"}), CONFIGMAP), DOCKERFILES,
+     {("svc.yaml", "selector")}),
+    ((deployment(image="todo-backend:latest"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "image-tag")}),
+    ((deployment(image="todo-backend"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "image-tag")}),
+    ((deployment(policy=None), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "pull-policy")}),
+    ((deployment(policy="Always"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "pull-policy")}),
+])
+def test_each_rule_names_the_file(manifests, dockerfiles, expected):
+    assert findings(*manifests, dockerfiles=dockerfiles) == expected
+
+
+def test_pull_policy_fits_the_provider():
+    assert findings(deployment(policy="Always"), service(), CONFIGMAP, provider="registry") == set()
+    assert findings(deployment(policy="Never"), service(), CONFIGMAP, provider="registry") == {
+        ("deploy.yaml", "pull-policy")}
+
+
+def test_kube_score_problems_keep_warnings_and_criticals():
+    output = ("[OK] todo-app apps/v1/Deployment\n"
+              "[CRITICAL] todo-app-backend apps/v1/Deployment: (backend) CPU limit is not set\n"
+              "[WARNING] todo-app-frontend apps/v1/Deployment: no podAntiAffinity\n")
+    assert kube_score_problems(output, "k8s") == [
+        Finding("k8s (Deployment todo-app-backend)", "kube-score", "critical: (backend) CPU limit is not set",
+                "change the chart template that renders it, then `invoke render`"),
+        Finding("k8s (Deployment todo-app-frontend)", "kube-score", "warning: no podAntiAffinity",
+                "change the chart template that renders it, then `invoke render`")]
+
+
+# --------------------------------------------------------------- mutation tests on a project copy
+
+def lint_copy(root) -> set[tuple[str, str]]:
+    found = lint_findings(Context(), settings_for(root), Report(), ("scenarios", "manifests"))
+    return {(f.file, f.rule) for f in found}
+
+
+def break_file(root, path: str, old: str, new: str) -> None:
+    target = root / path
+    text = target.read_text()
+    assert old in text, f"{old!r} not in {path}: update the mutation"
+    target.write_text(text.replace(old, new, 1))
+
+
+def test_the_unbroken_copy_passes(project):
+    assert lint_copy(project) == set()
+    assert consistency_findings(project) == []
+
+
+TEMPLATES = "helm/todo-app/templates"
+MUTATIONS = {
+    "dockerfile port": ("backend/Dockerfile", "EXPOSE", "EXPOSE 8080\n#", ("backend/Dockerfile", "expose-port")),
+    "service targetPort": (f"{TEMPLATES}/backend-service.yaml", "targetPort: http", "targetPort: 8080",
+                           (f"{TEMPLATES}/backend-service.yaml", "service-target-port")),
+    "probe port": (f"{TEMPLATES}/frontend-deployment.yaml", "              port: http", "              port: web",
+                   (f"{TEMPLATES}/frontend-deployment.yaml", "probe-port")),
+    "secret key name": (f"{TEMPLATES}/backend-deployment.yaml", '"key" "JWT_SECRET"', '"key" "JWT_SECRETS"',
+                        (f"{TEMPLATES}/backend-deployment.yaml", "secret-key")),
+    "configmap key name": (f"{TEMPLATES}/configmap.yaml", "LOG_LEVEL:", "LOGLEVEL:",
+                           (f"{TEMPLATES}/backend-deployment.yaml", "configmap-key")),
+    "service selector": (f"{TEMPLATES}/backend-service.yaml", '"todo-app.selectorLabels" $component',
+                         '"todo-app.selectorLabels" (dict "root" $ "component" "api")',
+                         (f"{TEMPLATES}/backend-service.yaml", "selector")),
+    "latest tag in k8s/": ("k8s/40-deployment-todo-app-backend.yaml", "todo-backend:dev", "todo-backend:latest",
+                           ("k8s/40-deployment-todo-app-backend.yaml", "image-tag")),
+    "pull policy in k8s/": ("k8s/40-deployment-todo-app-frontend.yaml", "imagePullPolicy: IfNotPresent",
+                            "imagePullPolicy: Always", ("k8s/40-deployment-todo-app-frontend.yaml", "pull-policy")),
+    "stale k8s/": ("helm/todo-app/values.yaml", "logLevel: INFO", "logLevel: DEBUG",
+                   ("k8s/10-configmap-todo-app.yaml", "stale-manifest")),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_each_mutation_is_caught_naming_the_file(project, mutation):
+    path, old, new, expected = MUTATIONS[mutation]
+    break_file(project, path, old, new)
+    assert expected in lint_copy(project)
+
+
+def test_invoke_lint_fails_naming_the_broken_file(project):
+    lint = [sys.executable, "-m", "invoke", "lint", "--check", "scenarios", "--check", "manifests"]
+    assert subprocess.run(lint, cwd=project, capture_output=True, text=True).returncode == 0
+    break_file(project, "frontend/Dockerfile", "EXPOSE", "EXPOSE 3001\n#")
+    broken = subprocess.run(lint, cwd=project, capture_output=True, text=True)
+    assert broken.returncode == 1
+    assert "frontend/Dockerfile" in broken.stdout and "expose-port" in broken.stdout
+
+
+def test_the_real_project_k8s_has_no_consistency_findings_but_missing_dockerfiles():
+    rules = {f.rule for f in consistency_findings(ROOT)}
+    assert rules <= {"dockerfile-missing"}

@@ -512,8 +512,19 @@ def hadolint_findings(c: Context, cfg: Settings) -> list[Finding]:
         if dockerfile.ports is None:
             continue  # reported once, by the consistency rules
         result = probe(c, ["hadolint", "--no-color", str(cfg.root / dockerfile.file)])
-        findings += [Finding(dockerfile.file, "hadolint", line.split(" ", 1)[-1], "see the rule's page in hadolint's "
-                             "documentation; fix the line it names") for line in result.stdout.splitlines() if line]
+        findings += hadolint_problems(result.stdout, dockerfile.file)
+    return findings
+
+
+def hadolint_problems(output: str, file: str) -> list[Finding]:
+    """hadolint's ``path:line RULE level: message`` lines as findings naming ``file:line``."""
+    findings = []
+    for line in output.splitlines():
+        match = re.match(r".*?:(\d+) (\S+) (.*)$", line)
+        if match:
+            number, rule, message = match.groups()
+            findings.append(Finding(f"{file}:{number}", "hadolint", f"{rule} {message}",
+                                    f"fix that line (hadolint's wiki page {rule} explains the rule)"))
     return findings
 
 

@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from invoke import Context
+from invoke import Context, Exit, Result
 
-from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, consistency_findings, dockerfile_ports,
-                          env_example_keys, image_parts, kube_score_problems, lint_findings)
+from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, check_tools, consistency_findings, dockerfile_ports,
+                          env_example_keys, hadolint_problems, image_parts, kube_score_problems,
+                          lint_findings)
 from todoops.report import Report
 
 from .conftest import ROOT, settings_for
@@ -180,3 +181,18 @@ def test_invoke_lint_fails_naming_the_broken_file(project):
 def test_the_real_project_k8s_has_no_consistency_findings_but_missing_dockerfiles():
     rules = {f.rule for f in consistency_findings(ROOT)}
     assert rules <= {"dockerfile-missing"}
+
+
+def test_hadolint_problems_name_file_and_line():
+    output = "/tmp/x/backend/Dockerfile:2 DL3008 warning: Pin versions in apt get install.\n"
+    assert hadolint_problems(output, "backend/Dockerfile") == [
+        Finding("backend/Dockerfile:2", "hadolint", "DL3008 warning: Pin versions in apt get install.",
+                "fix that line (hadolint's wiki page DL3008 explains the rule)")]
+
+
+def test_a_missing_tool_stops_lint_with_how_to_install_it(make_context):
+    c = make_context({"kube-score version": Result(exited=127), "helm version --short": Result("v3.22.0")})
+    with pytest.raises(Exit) as error:
+        check_tools(c, ["scenarios", "kube-score"])
+    assert "lint tool(s) missing: kube-score" in error.value.message
+    assert "go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0" in error.value.message

@@ -24,20 +24,22 @@ interface TaskFiltersProps {
 export function TaskFilters({ filters, onChange }: TaskFiltersProps) {
   return (
     <div className="filters" role="group" aria-label="Filter and sort tasks">
-      <fieldset className="segmented">
+      <fieldset className="status-filter">
         <legend>Show</legend>
-        {STATUS_OPTIONS.map((option) => (
-          <label key={option.value} className={filters.status === option.value ? "selected" : undefined}>
-            <input
-              type="radio"
-              name="status"
-              value={option.value}
-              checked={filters.status === option.value}
-              onChange={() => onChange({ ...filters, status: option.value })}
-            />
-            {option.label}
-          </label>
-        ))}
+        <div className="segmented">
+          {STATUS_OPTIONS.map((option) => (
+            <label key={option.value} className={filters.status === option.value ? "selected" : undefined}>
+              <input
+                type="radio"
+                name="status"
+                value={option.value}
+                checked={filters.status === option.value}
+                onChange={() => onChange({ ...filters, status: option.value })}
+              />
+              {option.label}
+            </label>
+          ))}
+        </div>
       </fieldset>
       <div className="field">
         <label htmlFor="filter-priority">Priority</label>

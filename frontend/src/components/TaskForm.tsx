@@ -24,6 +24,7 @@ export function TaskForm({ initial, submitLabel, onSubmit, onCancel }: TaskFormP
   const [values, setValues] = useState<TaskInput>(initial ?? EMPTY);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
+  const adding = !initial;
   const fieldId = (name: string) => `${id}-${name}`;
 
   function set<K extends keyof TaskInput>(name: K, value: TaskInput[K]) {
@@ -32,13 +33,17 @@ export function TaskForm({ initial, submitLabel, onSubmit, onCancel }: TaskFormP
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
+    const submitted = values;
     setErrors({});
+    // Adding is optimistic: the form is free for the next task at once, and
+    // gets this one back only if the server refuses it. Editing waits.
+    if (adding) setValues(EMPTY);
+    else setBusy(true);
+    titleRef.current?.focus();
     try {
-      await onSubmit(values);
-      if (!initial) setValues(EMPTY);
-      titleRef.current?.focus();
+      await onSubmit(submitted);
     } catch (error) {
+      if (adding) setValues(submitted);
       if (error instanceof ApiError) setErrors(error.fieldErrors);
     } finally {
       setBusy(false);
@@ -51,7 +56,7 @@ export function TaskForm({ initial, submitLabel, onSubmit, onCancel }: TaskFormP
 
   return (
     <form
-      className={initial ? "task-form task-form-edit" : "task-form"}
+      className={adding ? "task-form" : "task-form task-form-edit"}
       onSubmit={submit}
       onKeyDown={(event) => event.key === "Escape" && onCancel?.()}
       aria-label={initial ? `Edit ${initial.title}` : "Add a task"}
@@ -63,7 +68,7 @@ export function TaskForm({ initial, submitLabel, onSubmit, onCancel }: TaskFormP
           id={fieldId("title")}
           ref={titleRef}
           required
-          autoFocus={Boolean(initial)}
+          autoFocus={!adding}
           value={values.title}
           onChange={(event) => set("title", event.target.value)}
           {...invalidProps(fieldId("title"), errors.title)}

@@ -8,9 +8,12 @@ function hasFieldErrors(error: ApiError): boolean {
   return Object.keys(error.fieldErrors).length > 0;
 }
 
+// Negative, so a temporary id can never clash with one the server gave out.
+let nextTemporaryId = -1;
+
 function optimisticTask(input: TaskInput): Task {
   const now = new Date().toISOString();
-  return { ...input, id: -Date.now(), done: false, created_at: now, updated_at: now };
+  return { ...input, id: nextTemporaryId--, done: false, created_at: now, updated_at: now };
 }
 
 /**
@@ -26,12 +29,14 @@ export function useTasks(filters: TaskFilters, onError: (error: ApiError) => voi
   const [loading, setLoading] = useState(true);
   // Only the newest load may write the list, whatever order answers arrive in.
   const latestLoad = useRef(0);
+  // Adds still on their way stay on screen when a load finishes before them.
+  const pendingAdds = useRef(new Map<number, Task>());
 
   const reload = useCallback(async () => {
     const ticket = ++latestLoad.current;
     try {
       const fresh = await api.listTasks(filters);
-      if (ticket === latestLoad.current) setTasks(fresh);
+      if (ticket === latestLoad.current) setTasks([...pendingAdds.current.values(), ...fresh]);
     } catch (error) {
       if (ticket === latestLoad.current) onError(asApiError(error));
     } finally {
@@ -56,12 +61,15 @@ export function useTasks(filters: TaskFilters, onError: (error: ApiError) => voi
   const add = useCallback(
     async (input: TaskInput) => {
       const temporary = optimisticTask(input);
+      pendingAdds.current.set(temporary.id, temporary);
       setTasks((current) => [temporary, ...current]);
       try {
         await api.createTask(input);
       } catch (error) {
         setTasks((current) => current.filter((task) => task.id !== temporary.id));
         throw report(error);
+      } finally {
+        pendingAdds.current.delete(temporary.id);
       }
       await reload();
     },

@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
 from app.config import ConfigError, load_database_url
@@ -29,7 +27,11 @@ ADVISORY_LOCK_KEY = 0x746F646F
 log = logging.getLogger(__name__)
 
 
-def alembic_config(connection: Connection) -> Config:
+# Alembic is imported inside these functions: it is the slowest import of the app, and the server
+# migrates in a background thread, so /health can answer before Alembic has even loaded.
+def alembic_config(connection: Connection):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -37,6 +39,8 @@ def alembic_config(connection: Connection) -> Config:
 
 
 def upgrade_to_head(engine: Engine) -> None:
+    from alembic import command
+
     with engine.connect() as connection, migration_lock(connection):
         command.upgrade(alembic_config(connection), "head")
         connection.commit()

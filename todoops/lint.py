@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 from invoke import Context, task
 
-from .commands import probe, run
+from .commands import probe
 from .config import DEFAULTS, Settings, resolve
 from .errors import ExitCode, fail
 from .render import KUBE_VERSION, Rendered, expected_manifests, read_manifests, stale_files, template

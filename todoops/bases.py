@@ -29,7 +29,8 @@ APT_SOURCES = (Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.lis
 SLIM_SCRIPT = (
     "apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/man/* /usr/share/locale/* /usr/share/info/* "
     "/var/cache/debconf/*-old /var/log/*.log /var/log/apt/* /tmp/* "
-    "&& find /usr/share/doc -mindepth 2 ! -name copyright -delete"
+    "&& find /usr/share/doc -mindepth 2 ! -type d ! -name copyright -delete "
+    "&& find /usr/share/doc -mindepth 1 -type d -empty -delete"
 )
 
 

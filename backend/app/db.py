@@ -14,9 +14,11 @@ def create_db_engine(url: str) -> Engine:
         url,
         # A restarted database leaves dead pooled connections; test each before use.
         pool_pre_ping=True,
+        # Up to 40 connections: as many as the worker threads that run sync endpoints (anyio's
+        # default), so a request never times out waiting for the pool under a burst.
         pool_size=10,
-        max_overflow=10,
-        pool_timeout=5,
+        max_overflow=30,
+        pool_timeout=10,
         # Fail readiness checks fast instead of hanging while the server is away.
         connect_args={"connect_timeout": 3},
         # SQL parameters (password hashes, user text) must not reach logs via error messages.

@@ -17,9 +17,11 @@ def _email_taken() -> ApiError:
 
 @router.post("/register", status_code=201, response_model=UserOut)
 def register(body: Credentials, session: SessionDep) -> User:
+    # Hash before the first query: the slow KDF must not hold a pooled connection.
+    password_hash = hash_password(body.password)
     if session.scalar(select(User.id).where(User.email == body.email)) is not None:
         raise _email_taken()
-    user = User(email=body.email, password_hash=hash_password(body.password))
+    user = User(email=body.email, password_hash=password_hash)
     session.add(user)
     try:
         session.commit()
@@ -33,6 +35,8 @@ def register(body: Credentials, session: SessionDep) -> User:
 @router.post("/login", response_model=TokenOut)
 def login(body: Credentials, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
     user = session.scalar(select(User).where(User.email == body.email))
+    # Give the connection back to the pool during the slow KDF below.
+    session.close()
     # Hash even for unknown emails so timing does not reveal which accounts exist.
     valid = verify_password(body.password, user.password_hash if user else DUMMY_HASH)
     if user is None or not valid:

@@ -8,6 +8,12 @@ const nextConfig: NextConfig = {
   // next/image optimisation would pull in sharp (tens of MB) for an app
   // without raster images.
   images: { unoptimized: true },
+  // Traced but never loaded by the standalone server: sharp (only used for
+  // image optimisation, off above) and typescript (next.config.ts is inlined
+  // into server.js at build time). Leaving them out saves about 28 MB.
+  outputFileTracingExcludes: {
+    "*": ["node_modules/@img/**", "node_modules/sharp/**", "node_modules/typescript/**"],
+  },
 };
 
 export default nextConfig;

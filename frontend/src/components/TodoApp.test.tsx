@@ -85,6 +85,7 @@ describe("TodoApp", () => {
     fake.failWith = 502;
     render(<TodoApp />);
     expect(await screen.findByRole("alert")).toHaveTextContent("can't be reached right now");
+    expect(screen.getByText("Your tasks can't be shown right now.")).toBeInTheDocument();
     fake.failWith = null;
     await userEvent.setup().click(screen.getByRole("button", { name: "Retry" }));
     expect(await screen.findByText("Write report")).toBeInTheDocument();

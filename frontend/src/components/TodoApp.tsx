@@ -75,6 +75,7 @@ export function TodoApp() {
           <TaskList
             tasks={tasks}
             loading={loading}
+            failed={error !== null}
             onUpdate={update}
             onDelete={(id) => void remove(id)}
           />

@@ -1,8 +1,9 @@
 // End-to-end test in a real browser: the whole user journey plus the bad
 // input cases, with a screenshot of each key screen in test-artifacts/.
 //
-//   npm run test:e2e                        builds, starts backend + frontend, tests, stops them
-//   E2E_BASE_URL=http://127.0.0.1:8080 node e2e/run.mjs   tests an app that is already running
+//   npm run test:e2e                      builds, starts backend + frontend, tests, stops them
+//   E2E_SKIP_BUILD=1 npm run test:e2e     the same with the last build
+//   E2E_BASE_URL=http://127.0.0.1:8080 npm run test:e2e   tests an app that is already running
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";

@@ -1,6 +1,8 @@
-// The app under test: either an already deployed one (E2E_BASE_URL, nothing
-// is started) or a fresh local stack, the real backend with its own SQLite
-// database plus the built standalone frontend, both on free loopback ports.
+// The app under test: either an already deployed one (E2E_BASE_URL: nothing
+// is built or started) or a fresh local stack: the real backend with its own
+// SQLite database plus the freshly built standalone frontend, both on free
+// loopback ports.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,10 +31,14 @@ function startBackend(port, env, logFile) {
   return { handle, ready: waitForHttp(`http://127.0.0.1:${port}/ready`, { process: handle }) };
 }
 
+/** The test runs what ships: a fresh production build, unless E2E_SKIP_BUILD=1 reuses the last one. */
+function buildFrontend() {
+  if (process.env.E2E_SKIP_BUILD === "1" && existsSync(STANDALONE_SERVER)) return;
+  const result = spawnSync("npm", ["run", "build"], { cwd: FRONTEND_DIR, stdio: "inherit" });
+  if (result.status !== 0) throw new Error("npm run build failed");
+}
+
 function startFrontend(port, backendUrl, logFile) {
-  if (!existsSync(STANDALONE_SERVER)) {
-    throw new Error(`${STANDALONE_SERVER} is missing: run "npm run build" first (npm run test:e2e does)`);
-  }
   const handle = startProcess("frontend", process.execPath, [STANDALONE_SERVER], {
     cwd: join(FRONTEND_DIR, ".next/standalone"),
     env: { PORT: String(port), HOSTNAME: "127.0.0.1", BACKEND_URL: backendUrl, NEXT_TELEMETRY_DISABLED: "1" },
@@ -58,6 +64,7 @@ export async function startStack(artifactsDir) {
     OPENAI_API_KEY: "",
     OPENAI_BASE_URL: "",
   };
+  buildFrontend();
   const [backendPort, frontendPort] = [await freePort(), await freePort()];
   const backendLog = join(artifactsDir, "backend.log");
   let backend = startBackend(backendPort, backendEnv, backendLog);

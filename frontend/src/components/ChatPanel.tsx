@@ -1,6 +1,6 @@
 "use client";
 
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiError, api, asApiError } from "@/lib/api";
 import { Alert } from "./Alert";
 import { FieldError, invalidProps } from "./FieldError";
@@ -26,6 +26,13 @@ export function ChatPanel({ onTasksChanged, onError }: ChatPanelProps) {
   const [fieldError, setFieldError] = useState("");
   const [failure, setFailure] = useState("");
   const [busy, setBusy] = useState(false);
+  const logRef = useRef<HTMLOListElement>(null);
+
+  // Keep the newest exchange in view once the log is taller than its box.
+  useEffect(() => {
+    const log = logRef.current;
+    if (log) log.scrollTop = log.scrollHeight;
+  }, [entries]);
 
   function append(from: ChatEntry["from"], text: string) {
     setEntries((current) => [...current, { id: current.length, from, text }]);
@@ -58,7 +65,7 @@ export function ChatPanel({ onTasksChanged, onError }: ChatPanelProps) {
     <section className="card chat" aria-labelledby="chat-heading">
       <h2 id="chat-heading">Assistant</h2>
       <p className="hint">{EXAMPLES}</p>
-      <ol className="chat-log" aria-live="polite" aria-label="Conversation">
+      <ol className="chat-log" ref={logRef} aria-live="polite" aria-label="Conversation">
         {entries.map((entry) => (
           <li key={entry.id} className={`chat-entry chat-${entry.from}`}>
             <span className="visually-hidden">{entry.from === "you" ? "You said:" : "Assistant:"}</span>

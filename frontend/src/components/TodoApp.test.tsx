@@ -63,6 +63,7 @@ describe("TodoApp", () => {
     const user = await renderApp();
     fake.failOnce("DELETE", "/api/tasks/1", 404, { detail: "Task not found", code: "not_found" });
     await user.click(screen.getByRole("button", { name: 'Delete "Write report"' }));
+    expect(screen.getByRole("heading", { name: "Tasks" })).toHaveFocus();
     expect(await screen.findByRole("alert")).toHaveTextContent("Task not found");
     expect(within(taskList()).getByText("Write report")).toBeInTheDocument();
   });

@@ -1,7 +1,7 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, asApiError } from "@/lib/api";
 import { useTasks } from "@/hooks/useTasks";
 import type { TaskFilters as Filters } from "@/lib/types";
@@ -19,6 +19,7 @@ export function TodoApp() {
   const [email, setEmail] = useState("");
   const [filters, setFilters] = useState(DEFAULT_FILTERS);
   const [error, setError] = useState<ApiError | null>(null);
+  const tasksHeading = useRef<HTMLHeadingElement>(null);
 
   const handleError = useCallback(
     (apiError: ApiError) => {
@@ -69,7 +70,9 @@ export function TodoApp() {
       )}
       <div className="layout">
         <main className="card tasks" aria-labelledby="tasks-heading">
-          <h2 id="tasks-heading">Tasks</h2>
+          <h2 id="tasks-heading" ref={tasksHeading} tabIndex={-1}>
+            Tasks
+          </h2>
           <TaskForm submitLabel="Add task" onSubmit={add} />
           <TaskFilters filters={filters} onChange={setFilters} />
           <TaskList
@@ -77,7 +80,11 @@ export function TodoApp() {
             loading={loading}
             failed={error !== null}
             onUpdate={update}
-            onDelete={(id) => void remove(id)}
+            onDelete={(id) => {
+              // The focused Delete button is about to disappear with its row.
+              tasksHeading.current?.focus();
+              void remove(id);
+            }}
           />
         </main>
         <ChatPanel onTasksChanged={() => void reload()} onError={handleError} />

@@ -41,20 +41,23 @@ def alembic_config(connection: Connection):
 def upgrade_to_head(engine: Engine) -> None:
     from alembic import command
 
-    with engine.connect() as connection, migration_lock(connection):
+    with exclusive_connection(engine) as connection:
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
     log.info("database schema at head")
 
 
 @contextmanager
-def migration_lock(connection: Connection) -> Iterator[None]:
-    if connection.dialect.name == "postgresql":
-        with _advisory_lock(connection):
-            yield
+def exclusive_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection that only one migrator at a time holds."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection, _advisory_lock(connection):
+            yield connection
     else:
-        with _file_lock(connection.engine.url.database):
-            yield
+        # Locked before connecting: even opening a fresh SQLite file (and switching it to WAL)
+        # races with another process creating the same file.
+        with _file_lock(engine.url.database), engine.connect() as connection:
+            yield connection
 
 
 @contextmanager

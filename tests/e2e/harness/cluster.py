@@ -88,6 +88,8 @@ def argvs(paths: StatePaths, bins: Binaries, node_ip: str) -> dict[str, list[str
             f"--service-account-issuer=https://kubernetes.default.svc.{config.CLUSTER_DOMAIN}",
             f"--service-account-key-file={pki_dir / 'sa.pub'}",
             f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+            # The node name is not in any DNS: reach kubelets by address.
+            "--kubelet-preferred-address-types=InternalIP",
             "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
             "--allow-privileged=true", "--profiling=false",
         ],
@@ -246,16 +248,22 @@ def bring_up(paths: StatePaths) -> None:
     timed("DNS and service accounts", wait_for_services, paths)
 
 
+def stop_and_report(paths: StatePaths, name: str) -> None:
+    started = time.monotonic()
+    if processes.stop(paths, name):
+        print(f"down: stopped {name} ({time.monotonic() - started:.1f} s)", flush=True)
+
+
 def down() -> int:
     paths = config.state_paths()
     if not paths.root.exists():
         print(f"down: nothing to do ({paths.root} does not exist)")
         return 0
-    processes.stop(paths, "kubelet")
+    # The kubelet goes first so it cannot restart the containers killed next.
+    stop_and_report(paths, "kubelet")
     netns_files = host.remove_pod_containers(paths)
     for name in reversed(COMPONENTS):
-        if processes.stop(paths, name):
-            print(f"down: stopped {name}", flush=True)
+        stop_and_report(paths, name)
     host.restore_network(config.binaries().k8s("kube-proxy"))
     host.remove_netns(netns_files)
     host.unmount_below(paths.root)

@@ -25,6 +25,11 @@ TOOLS = {
 }
 CNI_BRIDGE = Path("/usr/lib/cni/bridge")
 FORWARD_RULE_COMMENT = "todoops-e2e"
+KUBELET_CHAINS = {
+    "filter": ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY"),
+    "nat": ("KUBE-KUBELET-CANARY",),
+    "mangle": ("KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"),
+}
 
 
 def preflight(bins: Binaries) -> list[str]:
@@ -74,7 +79,7 @@ def forward_rules() -> list[list[str]]:
 
 
 def iptables(*args: str) -> bool:
-    return subprocess.run(["iptables", "-w", *args], capture_output=True).returncode == 0
+    return run_ok(["iptables", "-w", *args])
 
 
 def write_sysctl(name: str, value: str) -> None:
@@ -101,8 +106,26 @@ def restore_network(kube_proxy: Path) -> None:
     if kube_proxy.exists():
         # Removes only kube-proxy's own KUBE-* chains and the jumps to them.
         subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True)
+    remove_kubelet_chains()
     if Path("/sys/class/net", config.BRIDGE_NAME).exists():
         subprocess.run(["ip", "link", "delete", config.BRIDGE_NAME], check=True)
+
+
+def remove_kubelet_chains() -> None:
+    """The kubelet's own chains, which `kube-proxy --cleanup` leaves (both IP families)."""
+    for binary in ("iptables", "ip6tables"):
+        for table, chains in KUBELET_CHAINS.items():
+            for builtin in ("INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"):
+                for chain in chains:
+                    while run_ok([binary, "-w", "-t", table, "-D", builtin, "-j", chain]):
+                        pass
+            for chain in chains:
+                run_ok([binary, "-w", "-t", table, "-F", chain])
+                run_ok([binary, "-w", "-t", table, "-X", chain])
+
+
+def run_ok(argv: list[str]) -> bool:
+    return subprocess.run(argv, capture_output=True).returncode == 0
 
 
 def ctr(paths: StatePaths, *args: str) -> subprocess.CompletedProcess:

@@ -132,6 +132,7 @@ def kube_proxy_config(paths: StatePaths, node_name: str) -> str:
         "hostnameOverride": node_name,
         "metricsBindAddress": "127.0.0.1:10249",
         "healthzBindAddress": "127.0.0.1:10256",
+        "nodePortAddresses": ["primary"],
         "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
     })
 

@@ -64,6 +64,23 @@ DEFAULTS = {
             # Extra CA certificates to trust inside images (file or folder of *.crt).
             "ca_certs": "/usr/local/share/ca-certificates",
         },
+        # Run on other machines over SSH: user@machine[:port], several comma-separated
+        # (validate and doctor visit them in turn); empty runs locally.
+        "host": "",
+        # Empty values fall back to the SSH config (~/.ssh/config), then to OpenSSH's defaults.
+        "ssh": {
+            "identity_file": "",
+            # strict: refuse unknown and changed host keys; accept-new: trust a new host once.
+            "known_hosts": "",
+            "known_hosts_file": "",
+            # user@machine[:port] to hop through (ProxyJump); several comma-separated.
+            "jump_host": "",
+            # Where the project is synced on the remote; relative to the remote home.
+            # Empty: .cache/todoops/remote/<project folder name>.
+            "remote_dir": "",
+            # An SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config.
+            "config_file": "",
+        },
     }
 }
 
@@ -89,6 +106,16 @@ class ContainerdSettings:
 
 
 @dataclass(frozen=True)
+class SshSettings:
+    identity_file: str
+    known_hosts: str
+    known_hosts_file: str
+    jump_host: str
+    remote_dir: str
+    config_file: str
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     namespace: str
@@ -111,6 +138,9 @@ class Settings:
     cache_dir: Path
     images: tuple[ImageSpec, ...]
     bases: BaseSettings
+    # Comma-separated user@machine[:port] targets; parsed and checked by todoops.remote.
+    host: str
+    ssh: SshSettings
     dry_run: bool = False
     json: bool = False
     # True when --context named the context: then a non-local one is allowed.
@@ -222,6 +252,8 @@ def resolve(c: Context, **flags: object) -> Settings:
         bases=BaseSettings(mirror=tree["bases"]["mirror"],
                            security_mirror=tree["bases"]["security_mirror"],
                            ca_certs=_ca_paths(tree["bases"]["ca_certs"])),
+        host=",".join(_as_tuple(tree["host"])),
+        ssh=SshSettings(**{key: str(value) for key, value in tree["ssh"].items()}),
     )
     return validate(settings.with_flags(**flags))
 

@@ -27,10 +27,13 @@ class Runtime:
     migrated: threading.Event = field(default_factory=threading.Event)
 
 
-def get_runtime(request: Request) -> Runtime:
+# Cheap, non-blocking dependencies are async so FastAPI runs them on the event loop instead of
+# handing each to the worker-thread pool (a thread hop per dependency per request adds up).
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
+# Sync on purpose: closing a session may talk to the database, which must not block the event loop.
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
     with runtime.sessions() as session:
         yield session
@@ -39,7 +42,7 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_user_id(
+async def current_user_id(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:

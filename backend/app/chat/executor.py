@@ -39,7 +39,7 @@ def _create(session: Session, user_id: int, intent: intents.Create) -> Outcome:
     return Outcome(f"Added task {task.id}: {describe(task)}.", [ChatAction(type="create", task_id=task.id)], [task])
 
 
-def _list(session: Session, user_id: int, intent: intents.List) -> Outcome:
+def _list(session: Session, user_id: int, intent: intents.ListTasks) -> Outcome:
     sort = "-created_at" if intent.done else "due_date"
     found = tasks_service.list_tasks(session, user_id, TaskFilters(done=intent.done, sort=sort))
     label = {None: "tasks", True: "finished tasks", False: "open tasks"}[intent.done]
@@ -77,7 +77,7 @@ def _help(_session: Session, _user_id: int, intent: intents.Help) -> Outcome:
 
 _HANDLERS = {
     intents.Create: _create,
-    intents.List: _list,
+    intents.ListTasks: _list,
     intents.SetDone: _set_done,
     intents.Update: _update,
     intents.Delete: _delete,

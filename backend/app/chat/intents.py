@@ -13,7 +13,7 @@ class Create:
 
 
 @dataclass(frozen=True)
-class List:
+class ListTasks:
     done: bool | None = False
 
 
@@ -39,4 +39,4 @@ class Help:
     understood: bool = True
 
 
-Intent = Create | List | SetDone | Update | Delete | Help
+Intent = Create | ListTasks | SetDone | Update | Delete | Help

@@ -61,7 +61,7 @@ def intent_from_tool_call(name: str, args: dict) -> intents.Intent:
             due = date.fromisoformat(args["due_date"]) if args.get("due_date") else None
             return intents.Create(args["title"], due, args.get("priority") or "medium", args.get("description") or "")
         if name == "list_tasks":
-            return intents.List(done=args.get("done"))
+            return intents.ListTasks(done=args.get("done"))
         if name == "set_task_done":
             return intents.SetDone(int(args["task_id"]), bool(args.get("done", True)))
         if name == "update_task":

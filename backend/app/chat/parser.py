@@ -85,7 +85,7 @@ def _match_help_or_list(text: str, _today: date) -> intents.Intent | None:
         return intents.Help()
     listing = _first_match(_LIST, text)
     if listing:
-        return intents.List(done=_list_state(listing.groupdict().get("state")))
+        return intents.ListTasks(done=_list_state(listing.groupdict().get("state")))
     return None
 
 

@@ -52,7 +52,9 @@ def e2e_cluster():
     states = cluster.component_states(config.state_paths())
     brought_up = not all(states.values())
     if brought_up and cluster.up() != 0:
-        pytest.fail("the e2e cluster did not start: see the output above and the logs it names")
+        # up printed the failing component's log tail; leave no half-started daemons behind.
+        cluster.down()
+        pytest.fail("the e2e cluster did not start: see the captured output above")
     yield cluster.environment()
     if brought_up:
         cluster.down()

@@ -22,7 +22,10 @@ from .config import Binaries, StatePaths
 NODE_NAME = "todoops-e2e-node"
 NODE_POD_CIDR = "10.244.0.0/24"
 REPO_ROOT = Path(__file__).resolve().parents[3]
-UP_TIMEOUT = 180
+# Seconds. Generous on purpose: on a busy 2-core machine the apiserver alone has
+# needed minutes; on an idle one every wait returns within seconds anyway.
+START_TIMEOUT = 300
+REQUEST_TIMEOUT = 10
 
 # Start order; `down` stops in reverse.
 COMPONENTS = (
@@ -43,10 +46,19 @@ class HarnessError(RuntimeError):
 
 
 def kubectl(paths: StatePaths, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    # A bounded request: a starved apiserver must not hang a probe past its deadline.
     return subprocess.run(
-        ["kubectl", "--kubeconfig", str(paths.admin_kubeconfig), *args],
-        input=stdin, capture_output=True, text=True, check=check,
+        ["kubectl", "--kubeconfig", str(paths.admin_kubeconfig), f"--request-timeout={REQUEST_TIMEOUT}s", *args],
+        input=stdin, capture_output=True, text=True, check=check, timeout=REQUEST_TIMEOUT * 3,
     )
+
+
+def kubectl_ok(paths: StatePaths, *args: str) -> bool:
+    """A probe: True when kubectl succeeds in time."""
+    try:
+        return kubectl(paths, *args, check=False).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def wait_until(what: str, probe, timeout: float, log_name: str, paths: StatePaths) -> None:
@@ -151,23 +163,26 @@ def start(paths: StatePaths, commands: dict[str, list[str]], name: str) -> None:
 
 
 def ok(argv: list[str]) -> bool:
-    return subprocess.run(argv, capture_output=True).returncode == 0
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=REQUEST_TIMEOUT * 3).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def start_containerd(paths: StatePaths, commands: dict[str, list[str]]) -> None:
     start(paths, commands, "containerd")
     version = ["ctr", "--address", str(paths.containerd_socket), "version"]
-    wait_until("containerd to answer", lambda: ok(version), 30, "containerd", paths)
+    wait_until("containerd to answer", lambda: ok(version), START_TIMEOUT, "containerd", paths)
     images.ensure_pause_image(paths.containerd_socket)
 
 
 def start_control_plane(paths: StatePaths, commands: dict[str, list[str]]) -> None:
     start(paths, commands, "etcd")
     health = f"http://127.0.0.1:{config.ETCD_CLIENT_PORT}/health"
-    wait_until("etcd health", lambda: host.http_ok(health), 30, "etcd", paths)
+    wait_until("etcd health", lambda: host.http_ok(health), START_TIMEOUT, "etcd", paths)
     start(paths, commands, "kube-apiserver")
-    readyz = lambda: kubectl(paths, "get", "--raw", "/readyz", check=False).returncode == 0  # noqa: E731
-    wait_until("kube-apiserver /readyz", readyz, 90, "kube-apiserver", paths)
+    readyz = lambda: kubectl_ok(paths, "get", "--raw", "/readyz")  # noqa: E731
+    wait_until("kube-apiserver /readyz", readyz, START_TIMEOUT, "kube-apiserver", paths)
     kubectl(paths, "apply", "-f", "-", stdin=json.dumps(manifests.bootstrap(host_dns_ip(paths))))
     start(paths, commands, "kube-controller-manager")
     start(paths, commands, "kube-scheduler")
@@ -181,20 +196,20 @@ def host_dns_ip(paths: StatePaths) -> str:
 def start_node(paths: StatePaths, commands: dict[str, list[str]]) -> None:
     for name in ("kubelet", "kube-proxy", "coredns", "provisioner"):
         start(paths, commands, name)
-    node_exists = lambda: kubectl(paths, "get", "node", NODE_NAME, check=False).returncode == 0  # noqa: E731
-    wait_until(f"node {NODE_NAME} to register", node_exists, 60, "kubelet", paths)
+    node_exists = lambda: kubectl_ok(paths, "get", "node", NODE_NAME)  # noqa: E731
+    wait_until(f"node {NODE_NAME} to register", node_exists, START_TIMEOUT, "kubelet", paths)
     ready = ["kubectl", "--kubeconfig", str(paths.admin_kubeconfig), "wait", "--for=condition=Ready",
              f"node/{NODE_NAME}", "--timeout=2s"]
-    wait_until(f"node {NODE_NAME} Ready", lambda: ok(ready), 90, "kubelet", paths)
+    wait_until(f"node {NODE_NAME} Ready", lambda: ok(ready), START_TIMEOUT, "kubelet", paths)
 
 
 def wait_for_services(paths: StatePaths) -> None:
     name = f"kubernetes.default.svc.{config.CLUSTER_DOMAIN}"
     resolves = lambda: dns.resolves(config.DNS_SERVICE_IP, name)  # noqa: E731
-    wait_until(f"{name} to resolve through {config.DNS_SERVICE_IP}", resolves, 60, "coredns", paths)
+    wait_until(f"{name} to resolve through {config.DNS_SERVICE_IP}", resolves, START_TIMEOUT, "coredns", paths)
     # Pods are refused until the service account controller has made the namespace's account.
-    has_account = lambda: kubectl(paths, "get", "serviceaccount", "default", check=False).returncode == 0  # noqa: E731
-    wait_until("the default service account", has_account, 60, "kube-controller-manager", paths)
+    has_account = lambda: kubectl_ok(paths, "get", "serviceaccount", "default")  # noqa: E731
+    wait_until("the default service account", has_account, START_TIMEOUT, "kube-controller-manager", paths)
 
 
 def component_states(paths: StatePaths) -> dict[str, int | None]:
@@ -225,7 +240,7 @@ def up() -> int:
     started = time.monotonic()
     try:
         bring_up(paths)
-    except (HarnessError, subprocess.CalledProcessError) as error:
+    except (HarnessError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         detail = getattr(error, "stderr", "") or ""
         print(f"up: failed: {error}\n{detail}\nlogs: {paths.logs}; clean up with `python -m tests.e2e.harness down`",
               file=sys.stderr)
@@ -279,8 +294,11 @@ def status() -> int:
     for name, pid in states.items():
         print(f"{name:24} {'running pid ' + str(pid) if pid else 'not running'}")
     if states["kube-apiserver"]:
-        nodes = kubectl(paths, "get", "nodes", "-o", "wide", check=False)
-        print(nodes.stdout or nodes.stderr, end="")
+        try:
+            nodes = kubectl(paths, "get", "nodes", "-o", "wide", check=False)
+            print(nodes.stdout or nodes.stderr, end="")
+        except subprocess.TimeoutExpired:
+            print("kube-apiserver is not answering")
     return 0 if all(states.values()) else 3
 
 

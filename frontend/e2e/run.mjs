@@ -5,7 +5,7 @@
 //   E2E_SKIP_BUILD=1 npm run test:e2e     the same with the last build
 //   E2E_BASE_URL=http://127.0.0.1:8080 npm run test:e2e   tests an app that is already running
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { launchBrowser } from "./browser.mjs";
 import { startStack } from "./stack.mjs";
@@ -158,10 +158,7 @@ async function everythingPersists(page, h) {
 }
 
 async function backendDown(page, h, stack) {
-  if (!stack.backend) {
-    console.log("  skipped: the backend belongs to the deployed app (E2E_BASE_URL), so it is not stopped");
-    return;
-  }
+  if (!stack.backend) return "the backend belongs to the deployed app (E2E_BASE_URL), so it is not stopped";
   await stack.backend.stop();
   await page.reload();
   // Next.js has a role=alert route announcer of its own; ours says what happened.
@@ -211,34 +208,46 @@ const STEPS = [
   ["log out", logOut],
 ];
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const stack = await startStack(ARTIFACTS);
-  console.log(`testing ${stack.baseUrl}${stack.backend ? " (stack started by this test)" : ""}`);
+/** Runs every step in a fresh browser; returns whether all passed. */
+async function runJourney(stack) {
   const browser = await launchBrowser(stack.baseUrl);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   const h = helpers(page);
   page.context().setDefaultTimeout(TIMEOUT_MS);
   const pageErrors = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
-  let failed = false;
   try {
     for (const [name, step] of STEPS) {
       const started = Date.now();
-      await step(page, h, stack);
-      console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      const skipped = await step(page, h, stack);
+      if (skipped) console.log(`skip ${name}: ${skipped}`);
+      else console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
     assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
+    return true;
   } catch (error) {
-    failed = true;
     console.error(`FAIL at ${page.url()}\n${error.stack ?? error}`);
     await h.shot("failure").catch(() => {});
+    return false;
   } finally {
     await browser.close();
+  }
+}
+
+async function main() {
+  // Screenshots from an earlier run must not pass for this one's.
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const stack = await startStack(ARTIFACTS);
+  console.log(`testing ${stack.baseUrl}${stack.backend ? " (stack started by this test)" : ""}`);
+  let passed = false;
+  try {
+    passed = await runJourney(stack);
+  } finally {
     await stack.stop();
   }
-  console.log(`screenshots and server logs: ${ARTIFACTS}`);
-  process.exitCode = failed ? 1 : 0;
+  console.log(`${passed ? "ok  " : "FAIL"} e2e; screenshots and logs: ${ARTIFACTS}`);
+  process.exitCode = passed ? 0 : 1;
 }
 
 await main();

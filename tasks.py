@@ -5,6 +5,7 @@ from invoke import Collection
 
 from todoops import bases, config, testing
 from todoops import lint, render
+from todoops import pipeline, preflight
 
 config.check_project_file(Path(__file__).parent)
 
@@ -15,4 +16,6 @@ ns = Collection(testing.test)
 ns.add_collection(images)
 ns.add_task(render.render)
 ns.add_task(lint.lint)
+ns.add_task(pipeline.prepare_secrets)
+ns.add_task(preflight.doctor)
 ns.configure(config.DEFAULTS)

@@ -43,6 +43,28 @@ def echo(line: str) -> None:
     print(REDACTOR(line), file=sys.stderr, flush=True)
 
 
+class PrefixedStream(io.TextIOBase):
+    """Puts ``prefix`` before every line, so commands running side by side stay readable."""
+
+    def __init__(self, target, prefix: str) -> None:
+        self._target = target
+        self._prefix = prefix
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._target.write("".join(self._prefix + line for line in text.splitlines(keepends=True)))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+def _stream(target, prefix: str):
+    return RedactingStream(PrefixedStream(target, prefix) if prefix else target)
+
+
 def run(
     c: Context,
     command: Argv | Pipeline,
@@ -52,27 +74,29 @@ def run(
     stdin: str | None = None,
     hide: bool = False,
     warn: bool = False,
+    prefix: str = "",
 ) -> Result:
     """Run ``command`` through ``c``.
 
     ``mutates`` marks commands that change something: in a dry run they are
     printed and not run, while read-only probes still run so the plan is real.
     ``hide`` captures output without showing it (probes); ``warn`` returns a
-    failed Result instead of raising.
+    failed Result instead of raising. ``prefix`` starts every echoed and
+    streamed line (parallel commands).
     """
     line = render(command)
     if mutates and dry_run:
-        echo(f"[dry-run] {line}" + (" < (stdin)" if stdin is not None else ""))
+        echo(f"{prefix}[dry-run] {line}" + (" < (stdin)" if stdin is not None else ""))
         return Result(command=line, exited=0)
     if not hide:
-        echo(f"$ {line}")
+        echo(f"{prefix}$ {line}")
     return c.run(
         line,
         hide=hide,
         warn=warn,
         in_stream=io.StringIO(stdin) if stdin is not None else False,
-        out_stream=None if hide else RedactingStream(sys.stdout),
-        err_stream=None if hide else RedactingStream(sys.stderr),
+        out_stream=None if hide else _stream(sys.stdout, prefix),
+        err_stream=None if hide else _stream(sys.stderr, prefix),
     )
 
 

@@ -1,0 +1,184 @@
+import json
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import ENV, failed, line, ok, preflight_ok, project
+from todoops.config import resolve
+from todoops.errors import ExitCode
+from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools,
+                               preflight, version_of)
+from todoops.report import Report
+
+E2E = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+MUTATING = ("apply", "delete", "build", "load", "import", "push", "upgrade", "install")
+
+
+def run_preflight(c, **flags):
+    return preflight(c, resolve(c, **flags), Report())
+
+
+def assert_nothing_changed(c):
+    assert not [command for command in commands_run(c) if any(word in command.split() for word in MUTATING)]
+
+
+@pytest.mark.parametrize(("text", "version"), [
+    ("Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0", (1, 32, 4)),
+    ("v3.22.0+g1234567", (3, 22, 0)), ("20.10.24+dfsg1", (20, 10, 24)), ("nothing", None)])
+def test_version_of(text, version):
+    assert version_of(text) == version
+
+
+def test_tools_follow_provider_and_method(make_context):
+    assert needed_tools(resolve(make_context())) == ["docker", "kubectl", "minikube"]
+    assert needed_tools(resolve(make_context(method="helm", provider="containerd"))) == [
+        "docker", "kubectl", "helm", "ctr"]
+    assert needed_tools(resolve(make_context(provider="registry"))) == ["docker", "kubectl"]
+
+
+def test_healthy_minikube_passes_and_reports_the_driver(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context(preflight_ok())
+    assert run_preflight(c) == "docker"
+    assert_nothing_changed(c)
+
+
+def test_healthy_e2e_cluster_passes(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context(preflight_ok("todoops-e2e"), **E2E)
+    assert run_preflight(c) == ""
+    assert line(["ctr", "--address", "/run/e2e/containerd.sock", "version"]) in commands_run(c)
+
+
+@pytest.mark.parametrize(("context", "local"), [
+    ("minikube", True), ("kind-dev", True), ("k3d-todo", True), ("docker-desktop", True), ("todoops-e2e", True),
+    ("gke_prod_europe-west1_main", False), ("arn:aws:eks:eu-west-1:1:cluster/prod", False)])
+def test_local_context_patterns(make_context, context, local):
+    assert looks_local(resolve(make_context(context=context))) is local
+
+
+def test_non_local_context_is_refused_unless_named_explicitly(make_context, tmp_path):
+    project(tmp_path)
+    answers = preflight_ok("some-remote-prod")
+    c = make_context(answers, context="some-remote-prod")
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert error.value.code == ExitCode.PREFLIGHT
+    assert "does not look like a local cluster" in error.value.message
+    assert "--context some-remote-prod" in error.value.message
+    assert line(["kubectl", "--context", "some-remote-prod", "get", "--raw", "/readyz", "--request-timeout",
+                 "5s"]) not in commands_run(c)
+    checks = context_checks(c, resolve(c, context="some-remote-prod", context_explicit=True))
+    assert [check.status for check in checks] == ["ok", "ok"]
+
+
+def test_unknown_context(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context(preflight_ok(), context="kind-missing")
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert "'kind-missing' is not in your kubeconfig" in error.value.message
+
+
+def test_cluster_unreachable_is_its_own_exit_code(make_context, tmp_path):
+    project(tmp_path)
+    answers = preflight_ok("kind-dev")
+    answers[line(["kubectl", "--context", "kind-dev", "get", "--raw", "/readyz", "--request-timeout", "5s"])] = \
+        failed(stderr="connection refused")
+    c = make_context(answers, context="kind-dev", provider="kind")
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert "kind create cluster --name dev" in error.value.message
+
+
+def test_missing_tools_daemon_down_and_bad_env_are_reported_together(make_context, tmp_path):
+    project(tmp_path, {**ENV, "JWT_SECRET": "changeme"})
+    answers = preflight_ok()
+    answers[line(["minikube", "version", "--short"])] = failed(exited=127)
+    answers[line(["docker", "info", "--format", "{{.ServerVersion}}"])] = failed(stderr="Cannot connect")
+    c = make_context(answers)
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    message = error.value.message
+    assert error.value.code == ExitCode.PREFLIGHT
+    for expected in ("minikube: not installed", "docker daemon: does not answer", "dockerd",
+                     "JWT_SECRET is a placeholder", "nothing was changed"):
+        assert expected in message
+    assert_nothing_changed(c)
+
+
+def test_too_old_tool(make_context, tmp_path):
+    project(tmp_path)
+    answers = preflight_ok()
+    answers[line(["kubectl", "version", "--client"])] = ok("Client Version: v1.20.0")
+    c = make_context(answers)
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert "kubectl: 1.20.0 is too old" in error.value.message and "1.27 or newer" in error.value.message
+
+
+def test_only_bad_env_is_bad_input(make_context, tmp_path):
+    project(tmp_path, {**ENV, "POSTGRES_PASSWORD": "short-pass"})
+    c = make_context(preflight_ok())
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert error.value.code == ExitCode.BAD_INPUT
+
+
+def test_minikube_stopped(make_context, tmp_path):
+    project(tmp_path)
+    answers = preflight_ok()
+    answers[line(["minikube", "-p", "minikube", "status", "--format", "{{.Host}}"])] = failed(exited=7,
+                                                                                               stdout="Stopped")
+    c = make_context(answers)
+    with pytest.raises(Exit) as error:
+        run_preflight(c)
+    assert error.value.code == ExitCode.UNREACHABLE and "minikube start -p minikube" in error.value.message
+
+
+def test_containerd_down_and_registry_without_address(make_context, tmp_path):
+    project(tmp_path)
+    answers = preflight_ok("todoops-e2e")
+    answers[line(["ctr", "--address", "/run/e2e/containerd.sock", "version"])] = failed()
+    c = make_context(answers, **E2E)
+    checks, _ = gather(c, resolve(c))
+    assert [check.detail for check in checks if check.status == "fail"] == [
+        "no answer at /run/e2e/containerd.sock"]
+    c = make_context(preflight_ok(), provider="registry")
+    checks, _ = gather(c, resolve(c))
+    assert [check.name for check in checks if check.status == "fail"] == ["registry"]
+
+
+def test_missing_sources(make_context, tmp_path):
+    c = make_context(preflight_ok(), method="helm")
+    checks, _ = gather(c, resolve(c))
+    failing = {check.name: check.detail for check in checks if check.status == "fail"}
+    assert "does not exist" in failing["env"] and "no Dockerfile" in failing["backend image"]
+    assert failing["helm"].endswith("helm/todo-app/Chart.yaml does not exist")
+    assert "k8s/ holds no manifest" in failing["consistency"]
+
+
+@pytest.mark.parametrize("namespace", ["Todo_App", "-todo", "a" * 64])
+def test_bad_namespace_is_refused_before_anything_runs(make_context, namespace):
+    c = make_context()
+    with pytest.raises(Exit) as error:
+        resolve(c, namespace=namespace)
+    assert error.value.code == ExitCode.BAD_INPUT and "not a DNS label" in error.value.message
+
+
+def test_ingress_addon_parsing():
+    assert addon_enabled(json.dumps({"ingress": {"Status": "enabled"}}), "ingress")
+    assert not addon_enabled(json.dumps({"ingress": {"Status": "disabled"}}), "ingress")
+    assert not addon_enabled("not json", "ingress")
+
+
+def test_doctor_prints_every_check_as_json(make_context, tmp_path, capsys):
+    project(tmp_path)
+    answers = preflight_ok()
+    answers[line(["minikube", "-p", "minikube", "addons", "list", "--output", "json"])] = ok("{}")
+    doctor(make_context(answers), json=True)
+    checks = {check["name"]: check for check in json.loads(capsys.readouterr().out)}
+    assert checks["ingress addon"]["status"] == "warn"
+    assert checks["kubectl"]["detail"] == "1.32.4" and checks["env"]["status"] == "ok"

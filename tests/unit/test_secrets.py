@@ -1,0 +1,245 @@
+import base64
+import json
+import stat
+from urllib.parse import quote, quote_plus
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import ENV, env_text, failed, ok, project
+from todoops.config import resolve
+from todoops.errors import ExitCode
+from todoops.redaction import REDACTOR
+from todoops.report import Report
+from todoops.secrets import (KEYS, check_env, desired_values, is_placeholder, key_specs, prepare, read_env,
+                             secret_manifest, value_problems)
+
+SPECS = {spec.name: spec for spec in KEYS}
+KUBECTL = "kubectl --context minikube --namespace todo-app"
+GET_SECRET = f"{KUBECTL} get secret todo-app-secrets -o json"
+GET_NS = f"{KUBECTL} get namespace todo-app -o name"
+APPLY = f"{KUBECTL} apply -f -"
+NEON = "postgresql://app_user:Zx9%2Fq+Lm4wRt7VbN2kP@ep-cool-name-123456.eu-central-1.aws.neon.tech/todo?sslmode=require"
+
+
+def cluster_secret(values: dict[str, str]) -> str:
+    return json.dumps({"kind": "Secret", "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}})
+
+
+def stdin_of(c, index: int) -> str:
+    return c.run.call_args_list[index].kwargs["in_stream"].getvalue()
+
+
+@pytest.mark.parametrize("value", ["changeme", "CHANGE_ME_PLEASE", "your-api-key-here", "<jwt secret>",
+                                   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                   "replace-me-with-a-real-secret-value-now", "postgresql://user:pass@example.com/db",
+                                   "secret", "Y2hhbmdlbWU=", base64.b64encode(b"your-secret-key-goes-here").decode()])
+def test_placeholders_are_detected_plain_and_base64(value):
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", [ENV["JWT_SECRET"], ENV["POSTGRES_PASSWORD"], NEON,
+                                   base64.b64encode(b"q8Lr2Vx0Tn5Wm3Kb9Zc1").decode()])
+def test_real_values_are_not_placeholders(value):
+    assert not is_placeholder(value)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("JWT_SECRET", "tooShort-9Kq2", "has 13 characters, at least 32"),
+    ("POSTGRES_PASSWORD", "Pq7-Lm2x", "at least 16"),
+    ("DATABASE_URL", "mysql://u:p4ssw0rdLong@db.internal/x", "must be a postgresql://host/... URL"),
+    ("DATABASE_URL", "postgresql:///nohost", "must be a postgresql://"),
+    ("OPENAI_BASE_URL", "ftp://models.internal/v1", "must be a https://"),
+    ("OPENAI_API_KEY", "sk-" + "Q" * 3 + "w9Lm2", "at least 20"),
+])
+def test_value_problems_name_the_key_never_the_value(key, value, expected):
+    problems = value_problems(SPECS[key], value)
+    assert any(expected in problem for problem in problems)
+    assert all(value not in problem for problem in problems)
+
+
+def test_a_long_database_url_is_valid_and_never_wrapped(make_context, tmp_path):
+    assert value_problems(SPECS["DATABASE_URL"], NEON) == []
+    manifest = secret_manifest(resolve(make_context()), {"DATABASE_URL": NEON})
+    encoded = manifest["data"]["DATABASE_URL"]
+    assert "\n" not in encoded and base64.b64decode(encoded).decode() == NEON
+
+
+def test_read_env_registers_secrets_at_once_and_reports_malformed_lines_by_number(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text('JWT_SECRET=jT4mQ9vXz2LkP8sR1wYb6NcF0hGdE3aU7iO5eW\nthis is not an assignment\n'
+                    'POSTGRES_PASSWORD="unterminated\nHOME_DIR=${HOME}\n')
+    values, problems = read_env(path, SPECS)
+    assert REDACTOR(values["JWT_SECRET"]) == "***"
+    assert any("line 2 is not KEY=VALUE" in problem for problem in problems)
+    assert all("assignment" not in problem for problem in problems)
+
+
+def test_read_env_never_expands_from_the_environment(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("OPENAI_MODEL=${HOME}\n")
+    values, _ = read_env(path, SPECS)
+    assert values["OPENAI_MODEL"] == "${HOME}"
+
+
+def test_missing_and_unknown_keys(make_context, tmp_path):
+    project(tmp_path, {"JWT_SECRET": "", "JWT_SECRETS": "x"})
+    _, problems = check_env(resolve(make_context()))
+    assert any(".env lacks POSTGRES_PASSWORD, DATABASE_URL" in problem for problem in problems)
+    assert any("unknown key(s) JWT_SECRETS" in problem for problem in problems)
+
+
+def test_keys_follow_env_example(make_context, tmp_path):
+    project(tmp_path)
+    assert [spec.name for spec in key_specs(tmp_path)] == list(ENV)
+
+
+def test_desired_values_prefer_env_then_cluster_then_answer_then_generated():
+    specs = KEYS
+    values = desired_values({"JWT_SECRET": "", "OPENAI_MODEL": "gpt-4o-mini"},
+                            {"JWT_SECRET": "from-cluster-" + "k" * 30, "OPENAI_MODEL": "old"}, specs,
+                            ask=lambda name: "sk-answered-on-the-terminal-123" if name == "OPENAI_API_KEY" else "")
+    assert values["JWT_SECRET"].startswith("from-cluster-")
+    assert values["OPENAI_MODEL"] == "gpt-4o-mini"
+    assert values["OPENAI_API_KEY"] == "sk-answered-on-the-terminal-123"
+    assert len(values["POSTGRES_PASSWORD"]) >= 16 and REDACTOR(values["POSTGRES_PASSWORD"]) == "***"
+    assert "DATABASE_URL" not in values
+
+
+def test_force_ask_replaces_a_value_from_env():
+    values = desired_values({"OPENAI_API_KEY": "sk-old-value-from-dotenv-file"}, {}, KEYS,
+                            ask=lambda name: "sk-new-value-typed-in-hidden" if name == "OPENAI_API_KEY" else "",
+                            force_ask=("OPENAI_API_KEY",))
+    assert values["OPENAI_API_KEY"] == "sk-new-value-typed-in-hidden"
+
+
+def test_first_run_creates_namespace_and_secret_through_stdin(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context({GET_SECRET: failed(stderr="NotFound"), GET_NS: failed(), APPLY: ok()})
+    assert prepare(c, resolve(c), Report()) is False
+    assert commands_run(c) == [GET_SECRET, GET_NS, APPLY, APPLY]
+    assert json.loads(stdin_of(c, 2))["kind"] == "Namespace"
+    secret = json.loads(stdin_of(c, 3))
+    assert secret["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "todoops"
+    assert base64.b64decode(secret["data"]["JWT_SECRET"]).decode() == ENV["JWT_SECRET"]
+    assert set(secret["data"]) == {"JWT_SECRET", "POSTGRES_PASSWORD"}
+
+
+def test_rerun_with_the_same_values_changes_nothing(make_context, tmp_path):
+    project(tmp_path)
+    current = {key: value for key, value in ENV.items() if value}
+    c = make_context({GET_SECRET: ok(cluster_secret(current))})
+    assert prepare(c, resolve(c), Report()) is False
+    assert commands_run(c) == [GET_SECRET]
+
+
+def test_generated_values_are_kept_from_the_cluster(make_context, tmp_path):
+    project(tmp_path, {**ENV, "JWT_SECRET": "", "POSTGRES_PASSWORD": ""})
+    current = {"JWT_SECRET": "g" * 10 + ENV["JWT_SECRET"], "POSTGRES_PASSWORD": ENV["POSTGRES_PASSWORD"]}
+    c = make_context({GET_SECRET: ok(cluster_secret(current))})
+    prepare(c, resolve(c), Report())
+    assert commands_run(c) == [GET_SECRET]
+
+
+def test_a_changed_value_updates_the_secret_and_says_so(make_context, tmp_path):
+    project(tmp_path, {**ENV, "OPENAI_MODEL": "gpt-4o-mini"})
+    current = {key: value for key, value in ENV.items() if value}
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok()})
+    assert prepare(c, resolve(c), Report()) is True
+    assert commands_run(c) == [GET_SECRET, GET_NS, APPLY]
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({**ENV, "JWT_SECRET": "changeme"}, "JWT_SECRET is a placeholder"),
+    ({**ENV, "JWT_SECRET": base64.b64encode(b"changeme-changeme-changeme-changeme").decode()}, "placeholder"),
+    ({**ENV, "POSTGRES_PASSWORD": "Short-9x"}, "POSTGRES_PASSWORD has 8 characters"),
+    ({"JWT_SECRET": ENV["JWT_SECRET"]}, ".env lacks POSTGRES_PASSWORD"),
+    ({**ENV, "DATABASE_URL": "sqlite:///tmp/x.db"}, "DATABASE_URL must be a postgresql://"),
+])
+def test_bad_env_fails_before_any_command(make_context, tmp_path, env, expected):
+    project(tmp_path, env)
+    c = make_context()
+    with pytest.raises(Exit) as error:
+        prepare(c, resolve(c), Report())
+    assert error.value.code == ExitCode.BAD_INPUT
+    assert expected in error.value.message and "hint:" in error.value.message
+    assert commands_run(c) == []
+
+
+def test_malformed_env_fails_before_any_command(make_context, tmp_path):
+    project(tmp_path)
+    (tmp_path / ".env").write_text(env_text(ENV) + "export = = =\n")
+    c = make_context()
+    with pytest.raises(Exit) as error:
+        prepare(c, resolve(c), Report())
+    assert "line 7 is not KEY=VALUE" in error.value.message
+    assert commands_run(c) == []
+
+
+def test_output_file_is_private_and_must_be_gitignored(make_context, tmp_path):
+    project(tmp_path)
+    target = tmp_path / "secrets" / "todo.secret.yaml"
+    check = f"git -C {tmp_path} check-ignore -q {target}"
+    c = make_context({check: ok()})
+    prepare(c, resolve(c), Report(), output=target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text())["metadata"]["name"] == "todo-app-secrets"
+    assert commands_run(c) == [check]
+
+
+def test_output_file_tracked_by_git_is_refused(make_context, tmp_path):
+    project(tmp_path)
+    target = tmp_path / "secret.yaml"
+    c = make_context({f"git -C {tmp_path} check-ignore -q {target}": failed(exited=1)})
+    with pytest.raises(Exit) as error:
+        prepare(c, resolve(c), Report(), output=target)
+    assert error.value.code == ExitCode.BAD_INPUT and "not ignored by git" in error.value.message
+    assert not target.exists()
+
+
+def test_dry_run_writes_and_applies_nothing(make_context, tmp_path, capsys):
+    project(tmp_path)
+    c = make_context({GET_SECRET: failed(), GET_NS: failed()})
+    prepare(c, resolve(c, dry_run=True), Report())
+    assert commands_run(c) == [GET_SECRET, GET_NS]
+    assert "[dry-run] kubectl --context minikube --namespace todo-app apply -f - < (stdin)" in capsys.readouterr().err
+
+
+def spellings(value: str) -> set[str]:
+    raw = value.encode()
+    return {value, base64.b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("="),
+            quote(value, safe=""), quote_plus(value)}
+
+
+CORPUS = {
+    "JWT_SECRET": "Hq3/Lz+Vw8=Rk1&Ty6%Pn0#Bx5@Mc2!Ja9?Sd4",
+    "POSTGRES_PASSWORD": "pW-7xK:q2/Lm@9#vR&4z",
+    "DATABASE_URL": NEON,
+    "OPENAI_API_KEY": "sk-proj-Ab3De5Gh7Jk9Mn1Pq3St5Vw7Yz9",
+    "OPENAI_BASE_URL": "",
+    "OPENAI_MODEL": "",
+}
+
+
+def leaked(text: str) -> list[str]:
+    forms = set().union(*(spellings(v) for v in CORPUS.values() if v), spellings("Zx9/q+Lm4wRt7VbN2kP"))
+    return sorted(form for form in forms if form in text)
+
+
+def test_secret_hygiene_corpus(make_context, tmp_path, capsys):
+    project(tmp_path, CORPUS)
+    check = f"git -C {tmp_path} check-ignore -q {tmp_path / 'secrets' / 'out.yaml'}"
+    c = make_context({GET_SECRET: ok(cluster_secret({"JWT_SECRET": CORPUS["JWT_SECRET"] + "x"})),
+                      GET_NS: ok("namespace/todo-app"), APPLY: ok(), check: ok()})
+    cfg = resolve(c)
+    prepare(c, cfg, Report())
+    prepare(c, cfg, Report(), output=tmp_path / "secrets" / "out.yaml")
+    (tmp_path / ".env").write_text(env_text({**CORPUS, "POSTGRES_PASSWORD": CORPUS["POSTGRES_PASSWORD"][:10]}))
+    with pytest.raises(Exit) as error:
+        prepare(c, cfg, Report())
+    out, err = capsys.readouterr()
+    assert leaked(out + err + error.value.message) == []
+    assert leaked(" ".join(commands_run(c))) == []
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and path.name not in (".env", "out.yaml")]
+    assert all(leaked(path.read_text()) == [] for path in written)

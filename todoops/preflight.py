@@ -1,0 +1,220 @@
+"""`invoke doctor` and the preflight of every task that touches the cluster.
+
+Everything is checked before anything changes, and all problems are reported
+together, each with its fix. The kube-context guard: the configured context must
+exist and look local (``local_contexts`` patterns) unless ``--context`` named it
+explicitly, and it must answer. Checks are data (``Check``), shared with validate.
+"""
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from fnmatch import fnmatchcase
+
+from invoke import Context, task
+
+from .commands import Argv, probe
+from .config import Settings, resolve
+from .errors import ExitCode, fail
+from .lint import consistency_findings, images_of
+from .providers import in_cluster_build, minikube, minikube_driver, provider_for
+from .report import Report
+from .secrets import check_env
+
+# (version command, minimum version or None); the first x.y[.z] in the output is the version.
+TOOLS: dict[str, tuple[Argv, tuple[int, ...] | None]] = {
+    "docker": (["docker", "version", "--format", "{{.Client.Version}}"], (20, 10)),
+    "kubectl": (["kubectl", "version", "--client"], (1, 27)),
+    "helm": (["helm", "version", "--short"], (3, 8)),
+    "minikube": (["minikube", "version", "--short"], (1, 30)),
+    "kind": (["kind", "version"], None),
+    "k3d": (["k3d", "version"], None),
+    "ctr": (["ctr", "--version"], None),
+}
+INSTALL_HINTS = {
+    "docker": "install Docker Engine (Debian: apt-get install docker.io) or Docker Desktop",
+    "ctr": "install containerd (Debian: apt-get install containerd)",
+}
+UNREACHABLE_HINTS = {
+    "minikube": "start it: minikube start -p {context}",
+    "kind": "create it: kind create cluster --name {name}",
+    "k3d": "start it: k3d cluster start {name}",
+    "docker-desktop": "enable Kubernetes in Docker Desktop's settings",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    hint: str = ""
+    # The exit code this check's failure maps to.
+    code: ExitCode = ExitCode.PREFLIGHT
+
+
+def ok(name: str, detail: str) -> Check:
+    return Check(name, "ok", detail)
+
+
+def show(report: Report, checks: Sequence[Check]) -> None:
+    """The checks as a table (and as JSON in ``--json`` mode)."""
+    report.table(["check", "status", "detail", "hint"],
+                 [[check.name, check.status, check.detail, check.hint if check.status != "ok" else ""]
+                  for check in checks])
+    report.emit([{**asdict(check), "code": int(check.code)} for check in checks])
+
+
+def require(checks: Iterable[Check], what: str) -> None:
+    """Stop with every failed check (message and fix) and the most serious exit code."""
+    failed = [check for check in checks if check.status == "fail"]
+    if failed:
+        fail(f"{what}: " + "; ".join(f"{check.name}: {check.detail}" for check in failed),
+             "; ".join(f"{check.name}: {check.hint}" for check in failed) + "; nothing was changed",
+             max(check.code for check in failed))
+
+
+def version_of(text: str) -> tuple[int, ...] | None:
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def needed_tools(cfg: Settings) -> list[str]:
+    tools = ["docker", "kubectl"]
+    if cfg.method == "helm":
+        tools.append("helm")
+    tool = provider_for(cfg).tool
+    return tools + ([tool] if tool else [])
+
+
+def tool_check(c: Context, tool: str) -> Check:
+    argv, minimum = TOOLS[tool]
+    result = probe(c, argv)
+    if result.exited == 127:
+        return Check(tool, "fail", "not installed", INSTALL_HINTS.get(tool, f"install {tool} and put it on PATH"))
+    version = version_of(result.stdout)
+    if not result.ok or version is None:
+        # `docker version` fails when only the daemon is down; the daemon check says so.
+        return Check(tool, "ok" if tool == "docker" else "fail", "version unknown", f"run `{' '.join(argv)}`")
+    shown = ".".join(map(str, version))
+    if minimum and version < minimum:
+        return Check(tool, "fail", f"{shown} is too old", f"upgrade {tool} to {'.'.join(map(str, minimum))} or newer")
+    return ok(tool, shown)
+
+
+def daemon_checks(c: Context, cfg: Settings) -> list[Check]:
+    checks = []
+    if not in_cluster_build(cfg):
+        info = probe(c, ["docker", "info", "--format", "{{.ServerVersion}}"])
+        checks.append(ok("docker daemon", f"up ({info.stdout.strip()})") if info.ok else
+                      Check("docker daemon", "fail", "does not answer",
+                            "start it (dockerd &, or Docker Desktop) and check `docker info`"))
+    if cfg.provider == "containerd":
+        version = probe(c, ["ctr", "--address", cfg.containerd.address, "version"])
+        checks.append(ok("containerd", f"answers at {cfg.containerd.address}") if version.ok else
+                      Check("containerd", "fail", f"no answer at {cfg.containerd.address}",
+                            "start the node's containerd, or set INVOKE_TODOOPS_CONTAINERD_ADDRESS "
+                            "(e2e: `python -m tests.e2e.harness env`)", ExitCode.UNREACHABLE))
+    if cfg.provider == "registry" and not cfg.registry:
+        checks.append(Check("registry", "fail", "no registry address",
+                            "set todoops.registry (host:port/path) or INVOKE_TODOOPS_REGISTRY", ExitCode.BAD_INPUT))
+    return checks
+
+
+def looks_local(cfg: Settings) -> bool:
+    return any(fnmatchcase(cfg.context, pattern) for pattern in cfg.local_contexts)
+
+
+def context_checks(c: Context, cfg: Settings) -> list[Check]:
+    """The context guard: configured context exists, is local or explicitly named, and answers."""
+    contexts = probe(c, ["kubectl", "config", "get-contexts", "-o", "name"])
+    if cfg.context not in contexts.stdout.split():
+        return [Check("context", "fail", f"{cfg.context!r} is not in your kubeconfig",
+                      "list them with `kubectl config get-contexts`; set todoops.context or pass --context")]
+    if not (looks_local(cfg) or cfg.context_explicit):
+        return [Check("context", "fail", f"{cfg.context!r} does not look like a local cluster",
+                      f"to deploy there on purpose, pass --context {cfg.context}")]
+    checks = [ok("context", cfg.context + ("" if looks_local(cfg) else " (named explicitly)"))]
+    ready = probe(c, ["kubectl", "--context", cfg.context, "get", "--raw", "/readyz", "--request-timeout", "5s"])
+    if ready.ok:
+        return checks + [ok("cluster", "reachable")]
+    name = cfg.context.split("-", 1)[-1]
+    hint = UNREACHABLE_HINTS.get(cfg.provider, "start the cluster (e2e: `invoke e2e.up`)").format(
+        context=cfg.context, name=name)
+    return checks + [Check("cluster", "fail", f"{cfg.context} does not answer", hint, ExitCode.UNREACHABLE)]
+
+
+def addon_enabled(addons_json: str, name: str) -> bool:
+    """Whether ``minikube addons list --output json`` shows ``name`` enabled."""
+    try:
+        return json.loads(addons_json).get(name, {}).get("Status") == "enabled"
+    except (ValueError, AttributeError):
+        return False
+
+
+def minikube_checks(c: Context, cfg: Settings) -> tuple[list[Check], str]:
+    """minikube status, its driver, and the ingress addon (a warning: validate falls back)."""
+    if cfg.provider != "minikube":
+        return [], ""
+    status = probe(c, minikube(cfg, "status", "--format", "{{.Host}}"))
+    if status.stdout.strip() != "Running":
+        return [Check("minikube", "fail", "not running", f"minikube start -p {cfg.context}",
+                      ExitCode.UNREACHABLE)], ""
+    driver = minikube_driver(probe(c, ["minikube", "profile", "list", "-o", "json"]).stdout, cfg.context)
+    addons = probe(c, minikube(cfg, "addons", "list", "--output", "json"))
+    ingress = addon_enabled(addons.stdout, "ingress")
+    return [ok("minikube", f"running, driver {driver or 'unknown'}"),
+            ok("ingress addon", "enabled") if ingress else
+            Check("ingress addon", "warn", "disabled: use `invoke port-forward`",
+                  f"minikube -p {cfg.context} addons enable ingress")], driver
+
+
+def source_checks(cfg: Settings) -> list[Check]:
+    """.env, Dockerfiles and the manifests or chart: files only, nothing runs."""
+    _, problems = check_env(cfg)
+    checks = [Check("env", "fail", problem, "see .env.example; `invoke prepare-secrets` explains each key",
+                    ExitCode.BAD_INPUT) for problem in problems] or [ok("env", f"{cfg.env_file.name} valid")]
+    for spec in cfg.images:
+        if not (spec.context / "Dockerfile").is_file():
+            checks.append(Check(f"{spec.name} image", "fail", f"no Dockerfile in {spec.context}",
+                                "add it (see DESIGN.md)"))
+    if cfg.method == "helm" and not (cfg.chart / "Chart.yaml").exists():
+        checks.append(Check("helm", "fail", f"{cfg.chart}/Chart.yaml does not exist", "add the chart"))
+    # The chart issue's rules over k8s/ (rendered from the chart, so they cover both methods).
+    findings = consistency_findings(cfg.root, cfg.provider, images_of(cfg), str(cfg.manifests.relative_to(cfg.root)))
+    return checks + [Check("consistency", "fail", f"{finding.file}: {finding.message}", finding.fix)
+                     for finding in findings]
+
+
+def gather(c: Context, cfg: Settings) -> tuple[list[Check], str]:
+    """Every preflight check, and the minikube driver ("" elsewhere)."""
+    checks = [tool_check(c, tool) for tool in needed_tools(cfg)]
+    context = context_checks(c, cfg)
+    # minikube's profile is the context: only ask about it once the context is known and allowed.
+    cluster, driver = minikube_checks(c, cfg) if context[0].status == "ok" else ([], "")
+    return checks + daemon_checks(c, cfg) + context + cluster + source_checks(cfg), driver
+
+
+def preflight(c: Context, cfg: Settings, report: Report) -> str:
+    """Check everything; stop before any change when something fails. Returns the minikube driver."""
+    checks, driver = gather(c, cfg)
+    if any(check.status != "ok" for check in checks):
+        show(report, [check for check in checks if check.status != "ok"])
+    require(checks, "preflight failed")
+    return driver
+
+
+def require_cluster(c: Context, cfg: Settings) -> None:
+    """The context guard alone, for tasks that only talk to the cluster."""
+    require(context_checks(c, cfg), "cannot use the cluster")
+
+
+@task(help={"context": "Kube context to check (a non-local one must be named here explicitly).",
+            "json": "Print the checks as JSON on stdout."})
+def doctor(c, context=None, json=False):  # noqa: A002 (the flag is --json)
+    """Check tools, daemon, cluster, context, .env and sources; print each problem with its fix. Changes nothing."""
+    cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
+    report = Report(json_mode=cfg.json)
+    checks, _ = gather(c, cfg)
+    show(report, checks)
+    require(checks, "doctor found problems")

@@ -1,0 +1,164 @@
+"""Cluster providers: how built images reach the cluster, which pull policy fits, how to reach the app.
+
+Assumptions: images are built by the local docker daemon under content-addressed
+tags (minikube with ``build_in_cluster`` builds in minikube's daemon instead).
+The kube context names the cluster the way each tool does: ``minikube`` is the
+profile, ``kind-NAME`` and ``k3d-NAME`` carry the cluster name. A provider
+reports which refs the cluster already has, so loading is skipped when it can be.
+"""
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from invoke import Context
+
+from .commands import Argv, Pipeline, pipe, probe, run
+from .config import Settings
+
+# Local providers must never pull: an image missing from the node then fails at
+# once (ErrImageNeverPull) instead of waiting on a registry that does not have it.
+LOCAL_POLICY = "Never"
+# Content-addressed tags never move, so a node that has one never needs to pull again.
+REGISTRY_POLICY = "IfNotPresent"
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    # The provider's own CLI (checked by preflight), if it needs one.
+    tool: str | None
+    pull_policy: str
+    # Command listing the refs the cluster's image store holds; None: see ``present``.
+    listing: Callable[[Settings], Argv] | None
+    # Commands that bring one local image (ref, cluster ref) into the cluster.
+    loading: Callable[[Settings, str, str], Sequence[Argv | Pipeline]]
+
+
+def cluster_name(cfg: Settings, prefix: str) -> str:
+    return cfg.context.removeprefix(prefix)
+
+
+def ctr(cfg: Settings, *args: str) -> list[str]:
+    return ["ctr", "--address", cfg.containerd.address, "-n", cfg.containerd.namespace, *args]
+
+
+def node_ctr(node: str) -> list[str]:
+    return ["docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q"]
+
+
+def minikube(cfg: Settings, *args: str) -> list[str]:
+    return ["minikube", "-p", cfg.context, *args]
+
+
+PROVIDERS = {
+    "minikube": Provider(
+        "minikube", "minikube", LOCAL_POLICY,
+        lambda cfg: minikube(cfg, "image", "ls"),
+        lambda cfg, ref, _: [minikube(cfg, "image", "load", ref)]),
+    "kind": Provider(
+        "kind", "kind", LOCAL_POLICY,
+        lambda cfg: node_ctr(f"{cluster_name(cfg, 'kind-')}-control-plane"),
+        lambda cfg, ref, _: [["kind", "load", "docker-image", ref, "--name", cluster_name(cfg, "kind-")]]),
+    "k3d": Provider(
+        "k3d", "k3d", LOCAL_POLICY,
+        lambda cfg: node_ctr(f"k3d-{cluster_name(cfg, 'k3d-')}-server-0"),
+        lambda cfg, ref, _: [["k3d", "image", "import", ref, "--cluster", cluster_name(cfg, "k3d-")]]),
+    # Docker Desktop's Kubernetes runs on docker's own image store: nothing to copy.
+    "docker-desktop": Provider("docker-desktop", None, LOCAL_POLICY, None, lambda cfg, ref, _: []),
+    "containerd": Provider(
+        "containerd", "ctr", LOCAL_POLICY,
+        lambda cfg: ctr(cfg, "images", "ls", "-q"),
+        lambda cfg, ref, _: [pipe(["docker", "save", ref], ctr(cfg, "images", "import", "-"))]),
+    "registry": Provider(
+        "registry", None, REGISTRY_POLICY, None,
+        lambda cfg, ref, remote: [["docker", "tag", ref, remote], ["docker", "push", remote]]),
+}
+
+
+def provider_for(cfg: Settings) -> Provider:
+    return PROVIDERS[cfg.provider]
+
+
+def in_cluster_build(cfg: Settings) -> bool:
+    """Images are built straight into minikube's docker daemon: no copy at all."""
+    return cfg.provider == "minikube" and cfg.build_in_cluster
+
+
+def cluster_ref(cfg: Settings, ref: str) -> str:
+    """The ref pods run: the local ref, or the registry's copy of it."""
+    return f"{cfg.registry}/{ref}" if cfg.provider == "registry" else ref
+
+
+def normalize(ref: str) -> str:
+    """``todo-backend:1`` -> ``docker.io/library/todo-backend:1``, as container runtimes store it."""
+    first, _, rest = ref.partition("/")
+    if not rest:
+        return f"docker.io/library/{ref}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{ref}"
+    return ref
+
+
+def listed_refs(text: str) -> set[str]:
+    """Normalized refs from an image listing (one ref per line, or a table whose first column is one)."""
+    refs = set()
+    for line in text.splitlines():
+        word = line.split()[0] if line.split() else ""
+        if ":" in word and not word.startswith("sha256:"):
+            refs.add(normalize(word))
+    return refs
+
+
+def present(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
+    """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs."""
+    provider = provider_for(cfg)
+    if in_cluster_build(cfg) or provider.name == "docker-desktop":
+        return {ref for ref, _ in refs}
+    if provider.listing is None:
+        return {ref for ref, remote in refs if probe(c, ["docker", "manifest", "inspect", remote]).ok}
+    listing = probe(c, provider.listing(cfg))
+    have = listed_refs(listing.stdout) if listing.ok else set()
+    return {ref for ref, remote in refs if normalize(remote) in have}
+
+
+def load(c: Context, cfg: Settings, ref: str, remote: str, prefix: str = "") -> None:
+    for command in provider_for(cfg).loading(cfg, ref, remote):
+        run(c, command, mutates=True, dry_run=cfg.dry_run, prefix=prefix)
+
+
+def docker_env(c: Context, cfg: Settings) -> tuple[str, ...]:
+    """``KEY=VALUE`` pairs pointing docker at minikube's daemon when building in the cluster."""
+    if not in_cluster_build(cfg):
+        return ()
+    result = run(c, minikube(cfg, "docker-env", "--shell", "none"), hide=True)
+    return tuple(line.strip() for line in result.stdout.splitlines() if "=" in line)
+
+
+def minikube_driver(profiles_json: str, profile: str) -> str:
+    """The driver of ``profile`` from ``minikube profile list -o json``, "" when unknown."""
+    try:
+        profiles = json.loads(profiles_json).get("valid") or []
+    except (ValueError, AttributeError):
+        return ""
+    return next((p.get("Config", {}).get("Driver", "") for p in profiles if p.get("Name") == profile), "")
+
+
+def access_lines(cfg: Settings, ingress_hosts: Sequence[str], driver: str = "",
+                 platform: str = sys.platform) -> list[str]:
+    """Where to open the app, for this provider and driver; port-forward always works."""
+    lines = [f"any cluster: `invoke port-forward --context {cfg.context}`, then open http://127.0.0.1:3000"]
+    for host in ingress_hosts:
+        if cfg.provider == "minikube" and driver == "docker" and platform in ("darwin", "win32"):
+            # The docker driver's node IP is not routable from macOS/Windows hosts.
+            lines.append(f"ingress: run `minikube -p {cfg.context} tunnel`, map {host} to 127.0.0.1 "
+                         f"in /etc/hosts, open http://{host}")
+        elif cfg.provider == "minikube":
+            lines.append(f"ingress: map {host} to the output of `minikube -p {cfg.context} ip` "
+                         f"in /etc/hosts, open http://{host}")
+        elif cfg.provider in ("kind", "k3d", "docker-desktop"):
+            lines.append(f"ingress: map {host} to 127.0.0.1 in /etc/hosts (when the cluster publishes "
+                         f"port 80), open http://{host}")
+        else:
+            lines.append(f"ingress: point {host} at the ingress controller's address, open http://{host}")
+    return lines

@@ -5,12 +5,15 @@ from invoke import Collection
 
 from todoops import bases, config, testing
 from todoops import lint, render
+from todoops import images as image_tasks
 from todoops import pipeline, preflight
 
 config.check_project_file(Path(__file__).parent)
 
 images = Collection("images")
 images.add_task(bases.bases)
+images.add_task(image_tasks.build_images)
+images.add_task(image_tasks.load_images_task)
 
 ns = Collection(testing.test)
 ns.add_collection(images)

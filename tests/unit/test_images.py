@@ -1,0 +1,208 @@
+import os
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import failed, line, ok, project
+from todoops.config import resolve
+from todoops.images import build, content_tag, context_files, included, load_images, parse_dockerignore, planned_images
+from todoops.report import Report
+
+
+@pytest.mark.parametrize(("patterns", "path", "expected"), [
+    ("node_modules", "node_modules/react/index.js", False),
+    ("node_modules", "src/node_modules/x.js", True),
+    ("**/node_modules", "src/node_modules/x.js", False),
+    ("*.md", "README.md", False),
+    ("*.md", "docs/guide.md", True),
+    ("**/*.test.ts", "src/lib/api.test.ts", False),
+    ("**/*.test.ts", "api.test.ts", False),
+    ("/build", "build/out.js", False),
+    ("src/test", "src/test/setup.ts", False),
+    ("src/test", "src/testing.ts", True),
+    ("*.log\n!keep.log", "keep.log", True),
+    ("*.log\n!keep.log", "other.log", False),
+    ("docs\n!docs/api.md", "docs/api.md", True),
+    ("te?t.txt", "test.txt", False),
+    ("[a-c].txt", "b.txt", False),
+    ("[!a-c].txt", "b.txt", True),
+    ("# a comment\n\n", "anything", True),
+    ("*", "Dockerfile", False),
+    ("*\n!app", "app/main.py", True),
+])
+def test_dockerignore_matching(patterns, path, expected):
+    assert included(path, parse_dockerignore(patterns)) is expected
+
+
+def test_context_files_follow_dockerignore_and_always_include_the_dockerfile(tmp_path):
+    for name in ("Dockerfile", ".dockerignore", "app.py", "node_modules/x/index.js", "docs/a.md", "docs/keep.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / ".dockerignore").write_text("Dockerfile\n.dockerignore\nnode_modules\ndocs\n!docs/keep.md\n")
+    rules = parse_dockerignore((tmp_path / ".dockerignore").read_text())
+    assert context_files(tmp_path, rules) == [".dockerignore", "Dockerfile", "app.py", "docs/keep.md"]
+
+
+def test_content_tag_tracks_exactly_what_docker_sends(tmp_path):
+    project(tmp_path)
+    context = tmp_path / "backend"
+    tag = content_tag(context)
+    assert len(tag) == 12 and content_tag(context) == tag
+    (context / "debug.log").write_text("ignored")
+    assert content_tag(context) == tag
+    (context / "app.txt").write_text("changed")
+    changed = content_tag(context)
+    assert changed != tag
+    os.chmod(context / "app.txt", 0o755)
+    assert content_tag(context) != changed
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    assert content_tag(context) not in (tag, changed)
+
+
+def refs(tmp_path, make_context, **config):
+    project(tmp_path)
+    return {image.name: image.ref for image in planned_images(resolve(make_context(**config)))}
+
+
+def inspect(ref: str) -> str:
+    return line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", ref])
+
+
+def build_line(tmp_path, name: str, ref: str, buildkit: bool = False, env: tuple = ()) -> str:
+    context = tmp_path / name
+    return line(["env", *env, f"DOCKER_BUILDKIT={int(buildkit)}", "docker", "build", "--force-rm",
+                 *(["--progress", "plain"] if buildkit else []), "-t", ref, "-f", str(context / "Dockerfile"),
+                 str(context)])
+
+
+def test_unchanged_images_are_not_rebuilt(make_context, tmp_path):
+    images = refs(tmp_path, make_context)
+    c = make_context({inspect(ref): ok("sha256:abc 197000000") for ref in images.values()})
+    built = build(c, resolve(c), Report())
+    assert commands_run(c) == [inspect(images["backend"]), inspect(images["frontend"])]
+    assert [(image.built, image.size) for image in built] == [(False, 197000000)] * 2
+
+
+def test_a_changed_context_builds_only_that_image_with_the_legacy_builder(make_context, tmp_path):
+    images = refs(tmp_path, make_context, build_jobs=1)
+    backend, frontend = images["backend"], images["frontend"]
+    c = make_context({inspect(backend): [failed(), ok("sha256:new 150000000")], inspect(frontend): ok("sha256:f 9"),
+                      line(["docker", "buildx", "version"]): failed(stderr="'buildx' is not a docker command"),
+                      build_line(tmp_path, "backend", backend): ok()}, build_jobs=1)
+    built = build(c, resolve(c), Report())
+    assert commands_run(c) == [inspect(backend), inspect(frontend), line(["docker", "buildx", "version"]),
+                               build_line(tmp_path, "backend", backend), inspect(backend)]
+    assert built[0].built and built[0].image_id == "sha256:new" and not built[1].built
+
+
+def test_both_images_build_in_parallel_with_buildkit_and_prefixed_output(make_context, tmp_path, capsys):
+    images = refs(tmp_path, make_context)
+    answers = {line(["docker", "buildx", "version"]): ok("github.com/docker/buildx v0.12.1")}
+    for name, ref in images.items():
+        answers[inspect(ref)] = [failed(), ok("sha256:x 1")]
+        answers[build_line(tmp_path, name, ref, buildkit=True)] = ok()
+    c = make_context(answers)
+    build(c, resolve(c), Report())
+    assert sorted(commands_run(c)) == sorted([inspect(images["backend"]), inspect(images["frontend"]),
+                                              line(["docker", "buildx", "version"]),
+                                              *(build_line(tmp_path, n, r, buildkit=True) for n, r in images.items()),
+                                              inspect(images["backend"]), inspect(images["frontend"])])
+    err = capsys.readouterr().err
+    assert "[backend] $ env DOCKER_BUILDKIT=1" in err and "[frontend] $ env DOCKER_BUILDKIT=1" in err
+
+
+def test_force_and_no_cache_rebuild_without_asking(make_context, tmp_path):
+    images = refs(tmp_path, make_context, build_jobs=1)
+    backend_build = build_line(tmp_path, "backend", images["backend"]).replace(" -t ", " --no-cache -t ")
+    frontend_build = build_line(tmp_path, "frontend", images["frontend"]).replace(" -t ", " --no-cache -t ")
+    c = make_context({line(["docker", "buildx", "version"]): failed(), backend_build: ok(), frontend_build: ok(),
+                      **{inspect(ref): ok("sha256:x 1") for ref in images.values()}}, build_jobs=1)
+    build(c, resolve(c), Report(), no_cache=True)
+    assert commands_run(c)[1:] == [backend_build, inspect(images["backend"]), frontend_build,
+                                   inspect(images["frontend"])]
+
+
+def test_dry_run_prints_builds_and_runs_only_probes(make_context, tmp_path, capsys):
+    images = refs(tmp_path, make_context, build_jobs=1)
+    c = make_context({line(["docker", "buildx", "version"]): failed(),
+                      **{inspect(ref): failed() for ref in images.values()}}, build_jobs=1)
+    build(c, resolve(c, dry_run=True), Report())
+    assert "[dry-run] env DOCKER_BUILDKIT=0 docker build" in capsys.readouterr().err
+    assert all("DOCKER_BUILDKIT" not in command for command in commands_run(c))
+
+
+def test_build_in_minikube_uses_its_docker_daemon(make_context, tmp_path):
+    images = refs(tmp_path, make_context, build_in_cluster=True)
+    env = ("DOCKER_TLS_VERIFY=1", "DOCKER_HOST=tcp://192.168.49.2:2376", "DOCKER_CERT_PATH=/root/.minikube/certs")
+    docker_env = line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"])
+    in_minikube = [line(["env", *env, "docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", ref])
+                   for ref in images.values()]
+    c = make_context({docker_env: ok("\n".join(env) + "\n"),
+                      **{command: ok("sha256:x 1") for command in in_minikube}}, build_in_cluster=True)
+    build(c, resolve(c), Report())
+    assert commands_run(c) == [docker_env, *in_minikube]
+
+
+CONTAINERD = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+CTR = ["ctr", "--address", "/run/e2e/containerd.sock", "-n", "k8s.io"]
+
+
+@pytest.mark.parametrize(("config", "listing", "loads"), [
+    ({}, ["minikube", "-p", "minikube", "image", "ls"], lambda ref: [["minikube", "-p", "minikube", "image", "load",
+                                                                       ref]]),
+    ({"context": "kind-dev", "provider": "kind"}, ["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io",
+                                                   "images", "ls", "-q"],
+     lambda ref: [["kind", "load", "docker-image", ref, "--name", "dev"]]),
+    ({"context": "k3d-todo", "provider": "k3d"}, ["docker", "exec", "k3d-todo-server-0", "ctr", "-n", "k8s.io",
+                                                  "images", "ls", "-q"],
+     lambda ref: [["k3d", "image", "import", ref, "--cluster", "todo"]]),
+    (CONTAINERD, [*CTR, "images", "ls", "-q"],
+     lambda ref: ["set -o pipefail; docker save " + ref + " | " + line([*CTR, "images", "import", "-"])]),
+])
+def test_load_only_what_the_cluster_lacks_then_verify(make_context, tmp_path, config, listing, loads):
+    images = planned_images(resolve(make_context(**config))) if project(tmp_path) else None
+    backend, frontend = (image.ref for image in images)
+    before = f"docker.io/library/{frontend}\nregistry.k8s.io/pause:3.10\n"
+    after = before + f"docker.io/library/{backend}\n"
+    load_commands = [command if isinstance(command, str) else line(command) for command in loads(backend)]
+    c = make_context({line(listing): [ok(before), ok(after)], **{command: ok() for command in load_commands}},
+                     **config)
+    load_images(c, resolve(c), Report(), images)
+    assert commands_run(c) == [line(listing), *load_commands, line(listing)]
+
+
+def test_load_fails_when_the_image_did_not_arrive(make_context, tmp_path):
+    project(tmp_path)
+    images = planned_images(resolve(make_context(**CONTAINERD)))
+    listing = line([*CTR, "images", "ls", "-q"])
+    c = make_context({listing: ok(""), "set -o pipefail; docker save " + images[0].ref + " | " +
+                      line([*CTR, "images", "import", "-"]): ok(),
+                      "set -o pipefail; docker save " + images[1].ref + " | " +
+                      line([*CTR, "images", "import", "-"]): ok()}, **CONTAINERD)
+    with pytest.raises(Exit) as error:
+        load_images(c, resolve(c), Report(), images)
+    assert "still lacks" in error.value.message and "containerd address" in error.value.message
+
+
+def test_registry_pushes_the_content_tag(make_context, tmp_path):
+    project(tmp_path)
+    config = {"provider": "registry", "registry": "registry.local:5000/team"}
+    images = planned_images(resolve(make_context(**config)))
+    remote = [image.cluster_ref for image in images]
+    assert remote[0] == f"registry.local:5000/team/{images[0].ref}"
+    answers = {line(["docker", "manifest", "inspect", remote[0]]): [failed(), ok("{}")],
+               line(["docker", "manifest", "inspect", remote[1]]): ok("{}"),
+               line(["docker", "tag", images[0].ref, remote[0]]): ok(), line(["docker", "push", remote[0]]): ok()}
+    c = make_context(answers, **config)
+    load_images(c, resolve(c), Report(), images)
+    assert commands_run(c)[2:4] == [line(["docker", "tag", images[0].ref, remote[0]]),
+                                    line(["docker", "push", remote[0]])]
+
+
+def test_docker_desktop_and_in_cluster_builds_load_nothing(make_context, tmp_path):
+    project(tmp_path)
+    for config in ({"context": "docker-desktop", "provider": "docker-desktop"}, {"build_in_cluster": True}):
+        c = make_context(**config)
+        load_images(c, resolve(c), Report(), planned_images(resolve(c)))
+        assert commands_run(c) == []

@@ -1,0 +1,51 @@
+import pytest
+
+from tests.unit.fixtures import MINIKUBE_PROFILES
+from todoops.config import resolve
+from todoops.providers import PROVIDERS, access_lines, cluster_ref, listed_refs, minikube_driver, normalize
+
+
+@pytest.mark.parametrize(("ref", "normal"), [
+    ("todo-backend:abc", "docker.io/library/todo-backend:abc"),
+    ("team/todo-backend:abc", "docker.io/team/todo-backend:abc"),
+    ("localhost:5000/todo:1", "localhost:5000/todo:1"),
+    ("registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10"),
+])
+def test_normalize_like_container_runtimes(ref, normal):
+    assert normalize(ref) == normal
+
+
+def test_listing_parser_reads_ctr_and_minikube_output():
+    text = ("docker.io/library/todo-backend:abc\nsha256:0123\nregistry.k8s.io/pause:3.10\n"
+            "docker.io/library/postgres:15 application/vnd.oci 84.1 MiB\n\n")
+    assert listed_refs(text) == {"docker.io/library/todo-backend:abc", "registry.k8s.io/pause:3.10",
+                                 "docker.io/library/postgres:15"}
+
+
+def test_pull_policies_never_pull_local_images():
+    assert {name: p.pull_policy for name, p in PROVIDERS.items()} == {
+        "minikube": "Never", "kind": "Never", "k3d": "Never", "docker-desktop": "Never", "containerd": "Never",
+        "registry": "IfNotPresent"}
+
+
+def test_registry_ref(make_context):
+    cfg = resolve(make_context(provider="registry", registry="reg.internal:5000/team/"))
+    assert cluster_ref(cfg, "todo-backend:abc") == "reg.internal:5000/team/todo-backend:abc"
+    assert cluster_ref(resolve(make_context()), "todo-backend:abc") == "todo-backend:abc"
+
+
+def test_minikube_driver():
+    assert minikube_driver(MINIKUBE_PROFILES, "minikube") == "docker"
+    assert minikube_driver(MINIKUBE_PROFILES, "other") == "" and minikube_driver("oops", "minikube") == ""
+
+
+@pytest.mark.parametrize(("provider", "driver", "platform", "expected"), [
+    ("minikube", "docker", "darwin", "run `minikube -p minikube tunnel`, map todo.local to 127.0.0.1"),
+    ("minikube", "docker", "linux", "map todo.local to the output of `minikube -p minikube ip`"),
+    ("kind", "", "linux", "map todo.local to 127.0.0.1 in /etc/hosts (when the cluster publishes port 80)"),
+    ("registry", "", "linux", "point todo.local at the ingress controller's address"),
+])
+def test_access_is_driver_aware(make_context, provider, driver, platform, expected):
+    lines = access_lines(resolve(make_context(provider=provider)), ["todo.local"], driver, platform)
+    assert "invoke port-forward" in lines[0] and expected in lines[1]
+    assert access_lines(resolve(make_context(provider=provider)), [], driver, platform) == lines[:1]

@@ -1,0 +1,250 @@
+"""`invoke images.build` / `images.load`: content-addressed images, built in parallel, loaded once.
+
+Assumptions: each image's tag is the hash of its build context as docker sees
+it (the files ``.dockerignore`` lets in, plus the Dockerfile and .dockerignore),
+so an unchanged context means an existing tag and no build, and a changed one a
+new tag that always rolls out. Base images are not part of the hash: pass
+``--force`` after rebuilding them. The docker CLI on PATH may lack buildx: it is
+detected, and builds fall back to the legacy builder.
+"""
+import hashlib
+import os
+import re
+import stat
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from invoke import Context, task
+
+from .commands import probe, run
+from .config import ImageSpec, Settings, resolve
+from .errors import ExitCode, fail
+from .preflight import require_cluster
+from .providers import cluster_ref, docker_env, in_cluster_build, load, present
+from .report import Report
+
+TAG_LENGTH = 12
+# Always sent to the daemon, whatever .dockerignore says, and they shape the image.
+ALWAYS_HASHED = ("Dockerfile", ".dockerignore")
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: re.Pattern
+    negate: bool
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    name: str
+    repository: str
+    tag: str
+    # What pods run: the local ref, or its copy in the registry.
+    cluster_ref: str
+    image_id: str = ""
+    size: int = 0
+    # False when the tag already existed and nothing was built.
+    built: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+def glob_regex(pattern: str) -> str:
+    """Docker's .dockerignore glob (Go filepath.Match plus ``**``) as a regex."""
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\" and index + 1 < len(pattern):
+            index += 1
+            out.append(re.escape(pattern[index]))
+        elif char == "[":
+            end = pattern.find("]", index + 1)
+            if end < 0:
+                out.append(re.escape(char))
+            else:
+                body = pattern[index + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith(("!", "^")) else body) + "]")
+                index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return "".join(out)
+
+
+def parse_dockerignore(text: str) -> tuple[Rule, ...]:
+    rules = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        line = os.path.normpath(line[1:].strip() if negate else line).lstrip("/")
+        if line and line != ".":
+            rules.append(Rule(re.compile(glob_regex(line) + r"\Z"), negate))
+    return tuple(rules)
+
+
+def included(path: str, rules: Sequence[Rule]) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    keep = True
+    for rule in rules:
+        if any(rule.pattern.match(prefix) for prefix in prefixes):
+            keep = rule.negate
+    return keep
+
+
+def context_files(context: Path, rules: Sequence[Rule]) -> list[str]:
+    """The build context's files as docker sends them (relative POSIX paths, sorted)."""
+    # An excluded folder can only be skipped whole when no '!' rule could bring something back.
+    prunable = not any(rule.negate for rule in rules)
+    found = []
+    for folder, dirs, files in os.walk(context):
+        relative = Path(folder).relative_to(context).as_posix()
+        base = "" if relative == "." else relative + "/"
+        if prunable:
+            dirs[:] = [d for d in dirs if included(base + d, rules)]
+        found.extend(base + name for name in files if included(base + name, rules))
+    return sorted(set(found) | {name for name in ALWAYS_HASHED if (context / name).is_file()})
+
+
+def content_tag(context: Path) -> str:
+    """The first hex digits of a hash over every sent file's path, executable bit and content."""
+    ignore = context / ".dockerignore"
+    rules = parse_dockerignore(ignore.read_text() if ignore.is_file() else "")
+    digest = hashlib.sha256()
+    for relative in context_files(context, rules):
+        path = context / relative
+        info = path.lstat()
+        body = os.readlink(path).encode() if stat.S_ISLNK(info.st_mode) else path.read_bytes()
+        digest.update(f"{relative}\0{info.st_mode & 0o111:o}\0{len(body)}\0".encode())
+        digest.update(body)
+    return digest.hexdigest()[:TAG_LENGTH]
+
+
+def docker(env: Sequence[str], *args: str) -> list[str]:
+    return ["env", *env, "docker", *args] if env else ["docker", *args]
+
+
+def planned(cfg: Settings, spec: ImageSpec) -> BuiltImage:
+    if not (spec.context / "Dockerfile").is_file():
+        fail(f"{spec.context}/Dockerfile does not exist", f"add the Dockerfile of the {spec.name} image",
+             ExitCode.PREFLIGHT)
+    tag = content_tag(spec.context)
+    return BuiltImage(spec.name, spec.repository, tag, cluster_ref(cfg, f"{spec.repository}:{tag}"))
+
+
+def planned_images(cfg: Settings) -> list[BuiltImage]:
+    """The images this source tree should run, without building anything."""
+    return [planned(cfg, spec) for spec in cfg.images]
+
+
+def inspected(c: Context, env: Sequence[str], image: BuiltImage) -> BuiltImage | None:
+    """``image`` with its id and size when the daemon has it, else None."""
+    result = probe(c, docker(env, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref))
+    if not result.ok:
+        return None
+    image_id, _, size = result.stdout.strip().partition(" ")
+    return replace(image, image_id=image_id, size=int(size) if size.isdigit() else 0)
+
+
+def build_argv(env: Sequence[str], spec: ImageSpec, image: BuiltImage, buildkit: bool, no_cache: bool) -> list[str]:
+    return ["env", *env, f"DOCKER_BUILDKIT={int(buildkit)}", "docker", "build", "--force-rm",
+            *(["--progress", "plain"] if buildkit else []), *(["--no-cache"] if no_cache else []),
+            "-t", image.ref, "-f", str(spec.context / "Dockerfile"), str(spec.context)]
+
+
+def build_one(c: Context, cfg: Settings, env: Sequence[str], spec: ImageSpec, image: BuiltImage,
+              buildkit: bool, no_cache: bool) -> BuiltImage:
+    started = time.monotonic()
+    prefix = f"[{spec.name}] " if cfg.build_jobs > 1 else ""
+    run(c, build_argv(env, spec, image, buildkit, no_cache), mutates=True, dry_run=cfg.dry_run, prefix=prefix)
+    seconds = time.monotonic() - started
+    if cfg.dry_run:
+        return replace(image, built=True)
+    done = inspected(c, env, image)
+    if done is None:
+        fail(f"docker build reported success but {image.ref} is missing", "run `docker image ls` and retry")
+    return replace(done, built=True, seconds=seconds)
+
+
+def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cache: bool = False) -> list[BuiltImage]:
+    """Every image at its content tag: existing tags are kept, the rest built side by side."""
+    env = docker_env(c, cfg)
+    images = planned_images(cfg)
+    found = {image.name: None if force or no_cache else inspected(c, env, image) for image in images}
+    todo = [(spec, image) for spec, image in zip(cfg.images, images) if found[image.name] is None]
+    if todo:
+        buildkit = probe(c, docker(env, "buildx", "version")).ok
+        with ThreadPoolExecutor(max_workers=min(cfg.build_jobs, len(todo))) as pool:
+            jobs = [pool.submit(build_one, c, cfg, env, spec, image, buildkit, no_cache) for spec, image in todo]
+            for job in jobs:
+                done = job.result()
+                found[done.name] = done
+    result = [found[image.name] for image in images]
+    for image in result:
+        what = f"built in {image.seconds:.0f}s" if image.built else "unchanged, not rebuilt"
+        report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB")
+    return result
+
+
+def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltImage]) -> None:
+    """Bring into the cluster the images it lacks, then check it has them all."""
+    refs = [(image.ref, image.cluster_ref) for image in images]
+    have = present(c, cfg, refs)
+    missing = [(ref, remote) for ref, remote in refs if ref not in have]
+    for ref, remote in missing:
+        started = time.monotonic()
+        load(c, cfg, ref, remote)
+        report.line("ok", f"{remote}: loaded into the cluster in {time.monotonic() - started:.0f}s")
+    for ref in sorted(have):
+        report.line("ok", f"{ref}: the cluster has it, not loaded")
+    if missing and not cfg.dry_run:
+        still = [ref for ref, _ in missing if ref not in present(c, cfg, missing)]
+        if still:
+            fail(f"the cluster still lacks {', '.join(still)} after loading",
+                 f"check the {cfg.provider} provider's settings (context, containerd address, registry)")
+
+
+FLAG_HELP = {
+    "force": "Build even when an image with the content tag exists.",
+    "no_cache": "Build without docker's layer cache (implies --force).",
+    "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy).",
+    "dry_run": "Print the commands without running them.",
+}
+
+
+@task(name="build", help=FLAG_HELP)
+def build_images(c, force=False, no_cache=False, build_in_cluster=False, dry_run=False):
+    """Build the backend and frontend images under content-addressed tags (skips unchanged ones)."""
+    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster or None)
+    build(c, cfg, Report(), force=force, no_cache=no_cache)
+
+
+@task(name="load", help={**FLAG_HELP, "context": "Kube context to load into (a non-local one must be named here)."})
+def load_images_task(c, force=False, no_cache=False, build_in_cluster=False, dry_run=False, context=None):
+    """Build what is missing, then bring the images into the cluster (skips what it already has)."""
+    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster or None, context=context,
+                  context_explicit=bool(context))
+    require_cluster(c, cfg)
+    report = Report()
+    load_images(c, cfg, report, build(c, cfg, report, force=force, no_cache=no_cache))

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import config
@@ -86,7 +87,7 @@ def wrapper_go_mod(module: str, version: str, upstream: dict, unpinned_version: 
     """
     lines = [f"module {WRAPPER_MODULE}", "", f"go {upstream['go']}", ""]
     lines += [f"godebug {setting}" for setting in upstream["godebug"]]
-    lines += ["", f"require {module} {version}", ""]
+    lines += [f"require {module} {version}", ""]
     placeholders = [
         sibling
         for sibling in upstream["local_replace"]
@@ -165,7 +166,7 @@ def missing(paths: list[Path]) -> bool:
     return not all(path.is_file() and os.access(path, os.X_OK) for path in paths)
 
 
-def phases(cache: Path) -> list[tuple[str, list[Path], callable]]:
+def phases(cache: Path) -> list[tuple[str, list[Path], Callable[[], None]]]:
     """(name, outputs, build) in the order they run; the cheap ones first so a cluster layer can start early."""
     bins = config.binaries(cache)
     return [

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from . import config, dns, host, images, manifests, pki, processes, render
@@ -172,43 +173,39 @@ def ok(argv: list[str]) -> bool:
 def start_containerd(paths: StatePaths, commands: dict[str, list[str]]) -> None:
     start(paths, commands, "containerd")
     version = ["ctr", "--address", str(paths.containerd_socket), "version"]
-    wait_until("containerd to answer", lambda: ok(version), START_TIMEOUT, "containerd", paths)
+    wait_until("containerd to answer", partial(ok, version), START_TIMEOUT, "containerd", paths)
     images.ensure_pause_image(paths.containerd_socket)
 
 
-def start_control_plane(paths: StatePaths, commands: dict[str, list[str]]) -> None:
+def start_control_plane(paths: StatePaths, commands: dict[str, list[str]], node_ip: str) -> None:
     start(paths, commands, "etcd")
     health = f"http://127.0.0.1:{config.ETCD_CLIENT_PORT}/health"
-    wait_until("etcd health", lambda: host.http_ok(health), START_TIMEOUT, "etcd", paths)
+    wait_until("etcd health", partial(host.http_ok, health), START_TIMEOUT, "etcd", paths)
     start(paths, commands, "kube-apiserver")
-    readyz = lambda: kubectl_ok(paths, "get", "--raw", "/readyz")  # noqa: E731
+    readyz = partial(kubectl_ok, paths, "get", "--raw", "/readyz")
     wait_until("kube-apiserver /readyz", readyz, START_TIMEOUT, "kube-apiserver", paths)
-    kubectl(paths, "apply", "-f", "-", stdin=json.dumps(manifests.bootstrap(host_dns_ip(paths))))
+    # CoreDNS listens on the address the apiserver advertises.
+    kubectl(paths, "apply", "-f", "-", stdin=json.dumps(manifests.bootstrap(node_ip)))
     start(paths, commands, "kube-controller-manager")
     start(paths, commands, "kube-scheduler")
-
-
-def host_dns_ip(paths: StatePaths) -> str:
-    """CoreDNS listens on the address the apiserver advertises (recorded at `up`)."""
-    return (paths.root / "node-ip").read_text().strip()
 
 
 def start_node(paths: StatePaths, commands: dict[str, list[str]]) -> None:
     for name in ("kubelet", "kube-proxy", "coredns", "provisioner"):
         start(paths, commands, name)
-    node_exists = lambda: kubectl_ok(paths, "get", "node", NODE_NAME)  # noqa: E731
+    node_exists = partial(kubectl_ok, paths, "get", "node", NODE_NAME)
     wait_until(f"node {NODE_NAME} to register", node_exists, START_TIMEOUT, "kubelet", paths)
     ready = ["kubectl", "--kubeconfig", str(paths.admin_kubeconfig), "wait", "--for=condition=Ready",
              f"node/{NODE_NAME}", "--timeout=2s"]
-    wait_until(f"node {NODE_NAME} Ready", lambda: ok(ready), START_TIMEOUT, "kubelet", paths)
+    wait_until(f"node {NODE_NAME} Ready", partial(ok, ready), START_TIMEOUT, "kubelet", paths)
 
 
 def wait_for_services(paths: StatePaths) -> None:
     name = f"kubernetes.default.svc.{config.CLUSTER_DOMAIN}"
-    resolves = lambda: dns.resolves(config.DNS_SERVICE_IP, name)  # noqa: E731
+    resolves = partial(dns.resolves, config.DNS_SERVICE_IP, name)
     wait_until(f"{name} to resolve through {config.DNS_SERVICE_IP}", resolves, START_TIMEOUT, "coredns", paths)
     # Pods are refused until the service account controller has made the namespace's account.
-    has_account = lambda: kubectl_ok(paths, "get", "serviceaccount", "default")  # noqa: E731
+    has_account = partial(kubectl_ok, paths, "get", "serviceaccount", "default")
     wait_until("the default service account", has_account, START_TIMEOUT, "kube-controller-manager", paths)
 
 
@@ -253,12 +250,11 @@ def up() -> int:
 def bring_up(paths: StatePaths) -> None:
     node_ip = host.node_ip()
     paths.root.mkdir(parents=True, exist_ok=True)
-    (paths.root / "node-ip").write_text(node_ip + "\n")
     commands = argvs(paths, config.binaries(), node_ip)
     timed("certificates and configuration", write_configs, paths, node_ip)
     timed("host networking", host.prepare_network)
     timed("containerd and pause image", start_containerd, paths, commands)
-    timed("etcd, apiserver, controllers", start_control_plane, paths, commands)
+    timed("etcd, apiserver, controllers", start_control_plane, paths, commands, node_ip)
     timed("kubelet Ready", start_node, paths, commands)
     timed("DNS and service accounts", wait_for_services, paths)
 

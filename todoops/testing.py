@@ -50,6 +50,13 @@ def vitest_counts(output: str) -> Counts:
                   _count(r"(\d+) skipped", closing))
 
 
+def plain_counts(output: str) -> Counts:
+    """Counts from the plain closing line ``N passed, N failed[, N skipped]`` our scripts print."""
+    pattern = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
+    match = next((m for line in reversed(output.splitlines()) if (m := pattern.match(line.strip()))), None)
+    return Counts(int(match[1]), int(match[2]), int(match[3] or 0)) if match else Counts()
+
+
 @dataclass(frozen=True)
 class Suite:
     name: str
@@ -61,9 +68,22 @@ class Suite:
 
 
 def suites(root: Path, python: str = sys.executable) -> tuple[Suite, ...]:
+    """Every suite, in the order they run (the browser test starts the backend from its venv)."""
+    backend_python = str(root / "backend/.venv/bin/python")
+    npm = ["npm", "--prefix", str(root / "frontend")]
     return (
         Suite("suite", "tests/unit", (), [python, "-m", "pytest", "-q", "-m", "not e2e", str(root / "tests")],
               pytest_counts),
+        Suite("backend", "backend/pyproject.toml",
+              ([python, "-m", "venv", str(root / "backend/.venv")],
+               [backend_python, "-m", "pip", "install", "-q", "--require-hashes",
+                "-r", str(root / "backend/requirements-dev.lock")],
+               [backend_python, "-m", "pip", "install", "-q", "--no-deps", "-e", str(root / "backend")]),
+              [backend_python, "-m", "pytest", "-q", str(root / "backend/tests")], pytest_counts),
+        Suite("frontend", "frontend/package.json", ([*npm, "ci", "--no-audit", "--no-fund"],),
+              [*npm, "test"], vitest_counts),
+        Suite("browser", "frontend/e2e/run.mjs", (), [*npm, "run", "test:e2e"], plain_counts),
+        Suite("frontend-image", "frontend/image-test/run.mjs", (), [*npm, "run", "test:image"], plain_counts),
         Suite("e2e", "tests/e2e", (), [python, "-m", "pytest", "-q", "-m", "e2e", str(root / "tests")],
               pytest_counts),
     )
@@ -97,7 +117,7 @@ def select(all_suites: tuple[Suite, ...], root: Path, names: tuple[str, ...], e2
 
 @task(
     help={
-        "suite": "Run only this suite (suite, backend, frontend, e2e); repeatable.",
+        "suite": "Run only this suite (suite, backend, frontend, browser, frontend-image, e2e); repeatable.",
         "e2e": "Also run the end-to-end tests against the real cluster of tests/e2e.",
     },
     iterable=["suite"],

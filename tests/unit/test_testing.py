@@ -3,7 +3,7 @@ from invoke import Exit, Result
 
 from tests.conftest import commands_run
 from todoops.report import Report
-from todoops.testing import Counts, Suite, pytest_counts, run_suite, select, suites, vitest_counts
+from todoops.testing import Counts, Suite, plain_counts, pytest_counts, run_suite, select, suites, vitest_counts
 
 
 @pytest.mark.parametrize("output, expected", [
@@ -19,6 +19,15 @@ def test_pytest_counts(output, expected):
 def test_vitest_counts():
     output = " Test Files  1 failed | 3 passed (4)\n      Tests  2 failed | 10 passed | 1 skipped (13)\n"
     assert vitest_counts(output) == Counts(10, 2, 1)
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("ok   register\nok   login\n2 passed, 0 failed, 1 skipped\n", Counts(2, 0, 1)),
+    ("browser: 5 passed, 1 failed", Counts(5, 1, 0)),
+    ("ok   image test\n", Counts()),
+])
+def test_plain_counts(output, expected):
+    assert plain_counts(output) == expected
 
 
 def _suite(command="pytest -q"):
@@ -44,6 +53,7 @@ def test_passing_suite(make_context):
 def test_select_skips_absent_suites_and_e2e_by_default(tmp_path):
     (tmp_path / "tests/unit").mkdir(parents=True)
     (tmp_path / "tests/e2e").mkdir(parents=True)
+    # No backend/ or frontend/ in this project: those suites are not selected.
     all_suites = suites(tmp_path, python="python")
     assert [s.name for s in select(all_suites, tmp_path, (), e2e=False)] == ["suite"]
     assert [s.name for s in select(all_suites, tmp_path, (), e2e=True)] == ["suite", "e2e"]

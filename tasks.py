@@ -3,7 +3,7 @@ from pathlib import Path
 
 from invoke import Collection
 
-from todoops import bases, config, testing
+from todoops import bases, config, e2e, testing
 from todoops import lint, render
 from todoops import images as image_tasks
 from todoops import pipeline, preflight
@@ -21,4 +21,5 @@ ns.add_task(render.render)
 ns.add_task(lint.lint)
 ns.add_task(pipeline.prepare_secrets)
 ns.add_task(preflight.doctor)
+ns.add_collection(Collection.from_module(e2e))
 ns.configure(config.DEFAULTS)

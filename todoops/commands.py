@@ -16,6 +16,7 @@ from invoke import Context, Result
 from .redaction import REDACTOR, RedactingStream
 
 Argv = Sequence[str]
+STDIN_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,17 @@ class PrefixedStream(io.TextIOBase):
         self._target.flush()
 
 
+class StdinText(io.StringIO):
+    """A command's stdin payload, handed to invoke in large chunks.
+
+    invoke reads an ``in_stream`` that is not a terminal one character per 10 ms
+    poll, which made a 20 KB manifest take minutes; ``read`` ignores that size hint.
+    """
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read(-1 if size is None or size < 0 else max(size, STDIN_CHUNK))
+
+
 def _stream(target, prefix: str):
     return RedactingStream(PrefixedStream(target, prefix) if prefix else target)
 
@@ -85,6 +97,8 @@ def run(
     streamed line (parallel commands).
     """
     line = render(command)
+    # A Context may name where its commands run (todoops.remote: the host), before every line.
+    prefix = getattr(c, "output_prefix", "") + prefix
     if mutates and dry_run:
         echo(f"{prefix}[dry-run] {line}" + (" < (stdin)" if stdin is not None else ""))
         return Result(command=line, exited=0)
@@ -94,7 +108,7 @@ def run(
         line,
         hide=hide,
         warn=warn,
-        in_stream=io.StringIO(stdin) if stdin is not None else False,
+        in_stream=StdinText(stdin) if stdin is not None else False,
         out_stream=None if hide else _stream(sys.stdout, prefix),
         err_stream=None if hide else _stream(sys.stderr, prefix),
     )

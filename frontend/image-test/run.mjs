@@ -126,6 +126,7 @@ async function checkRunningContainer(report) {
     assert.equal(docker(["exec", container, "id", "-u"]), "1001", "the server runs as UID 1001");
     const login = await fetchWithin(`${baseUrl}/login`, 5_000);
     assert.equal(login.status, 200, "/login renders");
+    assert.match(login.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/, "pages refuse framing");
     const proxied = await fetchWithin(`${baseUrl}/api/tasks`, 5_000);
     assert.equal(proxied.status, 502, "the proxy reports the missing backend");
     assert.equal((await proxied.json()).code, "backend_unavailable");

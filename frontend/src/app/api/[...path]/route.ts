@@ -21,12 +21,6 @@ function pick(headers: Headers, names: string[]): Headers {
   return picked;
 }
 
-async function readBody(request: NextRequest): Promise<ArrayBuffer | undefined> {
-  if (request.method === "GET" || request.method === "HEAD") return undefined;
-  const body = await request.arrayBuffer();
-  return body.byteLength > 0 ? body : undefined;
-}
-
 async function proxy(request: NextRequest): Promise<Response> {
   const headers = pick(request.headers, FORWARDED_REQUEST_HEADERS);
   const token = sessionToken(request);
@@ -37,8 +31,10 @@ async function proxy(request: NextRequest): Promise<Response> {
     backend = await callBackend(request.nextUrl.pathname + request.nextUrl.search, {
       method: request.method,
       headers,
-      body: await readBody(request),
-    });
+      // Streamed, not buffered: the backend enforces its own body size limit.
+      body: request.body,
+      duplex: "half",
+    } as RequestInit);
   } catch (error) {
     if (error instanceof BackendUnavailable) return unavailableResponse(error);
     throw error;

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from invoke import Context, task
 
-from .commands import Argv, run
+from .commands import Argv, probe, run
 from .config import resolve
 from .errors import ExitCode, fail
 from .report import Report
@@ -115,10 +115,16 @@ def select(all_suites: tuple[Suite, ...], root: Path, names: tuple[str, ...], e2
     return [suite for suite in wanted if (root / suite.marker).exists()]
 
 
+def e2e_cluster_up(c: Context, python: str = sys.executable) -> bool:
+    """The real-cluster tests run whenever the tests/e2e cluster is up."""
+    return probe(c, [python, "-m", "tests.e2e.harness", "status"]).ok
+
+
 @task(
     help={
         "suite": "Run only this suite (suite, backend, frontend, browser, frontend-image, e2e); repeatable.",
-        "e2e": "Also run the end-to-end tests against the real cluster of tests/e2e.",
+        "e2e": "Also run the end-to-end tests against the real cluster of tests/e2e "
+               "(the default when that cluster is up: `invoke e2e.up`).",
     },
     iterable=["suite"],
 )
@@ -126,7 +132,7 @@ def test(c, suite=None, e2e=False):
     """Run every test suite the project has; fails on any failure or when a suite runs no test."""
     cfg = resolve(c)
     report = Report()
-    chosen = select(suites(cfg.root), cfg.root, tuple(suite or ()), e2e)
+    chosen = select(suites(cfg.root), cfg.root, tuple(suite or ()), e2e or e2e_cluster_up(c))
     results = {s.name: run_suite(c, s, report) for s in chosen}
     report.table(["suite", "passed", "failed", "skipped"],
                  [[name, str(n.passed), str(n.failed), str(n.skipped)] for name, n in results.items()])

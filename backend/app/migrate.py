@@ -11,9 +11,9 @@ import fcntl
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, text
 

@@ -31,7 +31,7 @@ def test_ready_follows_the_database(pg_server, fresh_pg_url):
         assert wait_for_status(client, "/ready", 200) == 200
 
 
-def test_app_starts_before_its_database(tmp_path, pg_server, fresh_pg_url):
+def test_app_starts_before_its_database(pg_server, fresh_pg_url):
     """With the database away at start, the app still serves /health and migrates once it appears."""
     pg_server.stop()
     try:

@@ -6,7 +6,7 @@ from invoke import Collection
 from todoops import bases, config, e2e, testing
 from todoops import lint, render
 from todoops import images as image_tasks
-from todoops import pipeline, preflight
+from todoops import chart, k8s, pipeline, preflight, rollout
 
 config.check_project_file(Path(__file__).parent)
 
@@ -21,5 +21,11 @@ ns.add_task(render.render)
 ns.add_task(lint.lint)
 ns.add_task(pipeline.prepare_secrets)
 ns.add_task(preflight.doctor)
+ns.add_collection(Collection("k8s", k8s.apply))
+ns.add_collection(Collection("chart", chart.install_chart))
+ns.add_collection(Collection("rollout", rollout.status))
+ns.add_task(k8s.status)
+ns.add_task(k8s.logs)
+ns.add_task(k8s.port_forward)
 ns.add_collection(Collection.from_module(e2e))
 ns.configure(config.DEFAULTS)

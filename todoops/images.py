@@ -207,17 +207,24 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
     return result
 
 
-def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltImage]) -> None:
-    """Bring into the cluster the images it lacks, then check it has them all."""
+def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltImage],
+                external: Sequence[str] = ()) -> None:
+    """Bring into the cluster the images it lacks, then check it has them all.
+
+    ``external`` images (e.g. postgres) are copied too when this docker has them:
+    a cluster without registry access could not pull them. A registry cluster pulls.
+    """
     refs = [(image.ref, image.cluster_ref) for image in images]
+    if cfg.provider != "registry":
+        refs += [(ref, ref) for ref in external]
     have = present(c, cfg, refs)
-    missing = [(ref, remote) for ref, remote in refs if ref not in have]
+    missing = [(ref, remote) for ref, remote in refs
+               if ref not in have and (ref not in external or probe(c, ["docker", "image", "inspect", ref]).ok)]
     for ref, remote in missing:
         started = time.monotonic()
         load(c, cfg, ref, remote)
         report.line("ok", f"{remote}: loaded into the cluster in {time.monotonic() - started:.0f}s")
-    for ref in sorted(have):
-        report.line("ok", f"{ref}: the cluster has it, not loaded")
+    report.line("ok", f"{len(have)} image(s) already in the cluster, not loaded")
     if missing and not cfg.dry_run:
         still = [ref for ref, _ in missing if ref not in present(c, cfg, missing)]
         if still:

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import failed, line, ok, project
+from todoops.chart import install, rollback
+from todoops.config import resolve
+from todoops.images import planned_images
+
+HELM = ["helm", "--kube-context", "minikube", "--namespace", "todo-app"]
+STATUS = line([*HELM, "status", "todo-app", "-o", "json"])
+
+
+def upgrade_line(tmp_path, images) -> str:
+    sets = []
+    for image in images:
+        sets += ["--set", f"{image.name}.image.repository={image.repository}", "--set",
+                 f"{image.name}.image.tag={image.tag}", "--set", f"{image.name}.image.pullPolicy=Never"]
+    return line([*HELM, "upgrade", "--install", "todo-app", str(tmp_path / "helm" / "todo-app"), *sets])
+
+
+def test_upgrade_install_pins_the_exact_tags(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context(method="helm")
+    images = planned_images(resolve(c))
+    c = make_context({STATUS: ok(json.dumps({"info": {"status": "deployed"}, "version": 3})),
+                      upgrade_line(tmp_path, images): ok()}, method="helm")
+    assert install(c, resolve(c), images) == 3
+    assert commands_run(c) == [STATUS, upgrade_line(tmp_path, images)]
+
+
+@pytest.mark.parametrize(("status", "version", "hint"), [
+    ("pending-upgrade", 4, "helm -n todo-app rollback todo-app 3"),
+    ("pending-install", 1, "helm -n todo-app uninstall todo-app"),
+])
+def test_a_stuck_release_is_explained_before_any_change(make_context, tmp_path, status, version, hint):
+    project(tmp_path)
+    c = make_context({STATUS: ok(json.dumps({"info": {"status": status}, "version": version}))}, method="helm")
+    with pytest.raises(Exit) as error:
+        install(c, resolve(c), planned_images(resolve(c)))
+    assert "another helm operation is in progress" in error.value.message and hint in error.value.message
+    assert commands_run(c) == [STATUS]
+
+
+def test_helm_reporting_another_operation_is_explained(make_context, tmp_path):
+    project(tmp_path)
+    images = planned_images(resolve(make_context(method="helm")))
+    c = make_context({STATUS: failed(), upgrade_line(tmp_path, images): failed(
+        stderr="Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")}, method="helm")
+    with pytest.raises(Exit) as error:
+        install(c, resolve(c), images)
+    assert "another operation" in error.value.message and "uninstall" in error.value.message
+
+
+def test_rollback_only_when_there_was_a_previous_revision(make_context):
+    command = line([*HELM, "rollback", "todo-app", "3", "--wait", "--timeout", "180s"])
+    c = make_context({command: ok()})
+    rollback(c, resolve(c), 0)
+    rollback(c, resolve(c), 3)
+    assert commands_run(c) == [command]

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import failed, fixture, line, ok
+from todoops.config import resolve
+from todoops.report import Report
+from todoops.rollout import diagnose, explain, wait
+
+KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
+SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
+GET_PODS = line([*KUBECTL, "get", "pods", "-l", SELECTOR, "-o", "json"])
+GET_EVENTS = line([*KUBECTL, "get", "events", "-o", "json"])
+WORKLOADS = line([*KUBECTL, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"])
+
+
+@pytest.mark.parametrize(("name", "kind", "reason", "detail", "previous"), [
+    ("pods-image-pull.json", "image-pull", "ErrImageNeverPull", "is not present with pull policy of Never", False),
+    ("pods-crash-loop.json", "crash-loop", "CrashLoopBackOff", "exit code 1 (Error)", True),
+    ("pods-probe-failure.json", "probe-failure", "Unhealthy", "Readiness probe failed", False),
+    ("pods-liveness-failure.json", "probe-failure", "Unhealthy", "Liveness probe failed", True),
+    ("pods-config-error.json", "config-error", "CreateContainerConfigError", "couldn't find key JWT_SECRET", False),
+    ("pods-unschedulable.json", "unschedulable", "Unschedulable", "Insufficient memory", False),
+])
+def test_each_failure_class_is_recognised(name, kind, reason, detail, previous):
+    [diagnosis] = diagnose(fixture(name), fixture("events.json"))
+    assert (diagnosis.kind, diagnosis.reason, diagnosis.previous) == (kind, reason, previous)
+    assert detail in diagnosis.message
+
+
+def test_healthy_pods_need_no_diagnosis():
+    assert diagnose(fixture("pods-healthy.json"), fixture("events.json")) == []
+
+
+def test_crash_shows_events_previous_logs_and_the_fix(make_context, capsys):
+    pod = "todo-app-backend-6f7d9c5b4-r5t7y"
+    logs = line([*KUBECTL, "logs", pod, "-c", "backend", "--tail=20", "--previous"])
+    c = make_context({GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))),
+                      logs: ok("Traceback (most recent call last):\nKeyError: 'DATABASE_URL'\n")})
+    explain(c, resolve(c), Report())
+    out = capsys.readouterr().out
+    assert f"{pod}/backend: crash-loop (CrashLoopBackOff) exit code 1 (Error)" in out
+    assert "event Warning BackOff" in out and "log | KeyError: 'DATABASE_URL'" in out
+    assert "fix: the app exits on start" in out
+    assert commands_run(c) == [GET_PODS, GET_EVENTS, logs]
+
+
+def test_config_error_points_at_prepare_secrets_without_logs(make_context, capsys):
+    c = make_context({GET_PODS: ok(json.dumps(fixture("pods-config-error.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json")))})
+    explain(c, resolve(c), Report())
+    assert "invoke prepare-secrets" in capsys.readouterr().out
+    assert commands_run(c) == [GET_PODS, GET_EVENTS]
+
+
+def test_wait_returns_false_after_explaining(make_context):
+    status = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=180s"])
+    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), status: failed(),
+                      GET_PODS: ok(json.dumps(fixture("pods-image-pull.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json")))})
+    assert wait(c, resolve(c), Report()) is False
+    assert commands_run(c) == [WORKLOADS, status, GET_PODS, GET_EVENTS]

@@ -1,0 +1,89 @@
+"""`invoke chart.install`: the release through ``helm upgrade --install`` with the exact image tags.
+
+Assumptions: the chart takes ``<component>.image.{repository,tag,pullPolicy}``
+and references the Secret by name (``existingSecret``); the suite creates the
+namespace itself. helm does not wait here: the rollout step waits and, on
+failure, diagnoses the bad pods first and then rolls the release back to its
+previous revision (helm's ``--atomic`` would remove the evidence before anyone
+saw it). A release stuck in a pending state (an interrupted helm run) is
+detected before upgrading and explained with its fix.
+"""
+import json
+from collections.abc import Sequence
+
+from invoke import Context, task
+
+from .commands import probe, run
+from .config import Settings, resolve
+from .errors import ExitCode, fail
+from .images import BuiltImage, planned_images
+from .preflight import require_cluster
+from .providers import provider_for
+
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def helm(cfg: Settings, *args: str) -> list[str]:
+    return ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace, *args]
+
+
+def image_values(images: Sequence[BuiltImage], pull_policy: str) -> list[str]:
+    """``--set`` pairs pinning each component to the image that was built for it."""
+    pairs = []
+    for image in images:
+        repository, _, tag = image.cluster_ref.rpartition(":")
+        pairs += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
+                  "--set", f"{image.name}.image.pullPolicy={pull_policy}"]
+    return pairs
+
+
+def release_status(c: Context, cfg: Settings) -> tuple[str, int]:
+    """(status, revision) of the release; ("", 0) when it is not installed."""
+    result = probe(c, helm(cfg, "status", cfg.release, "-o", "json"))
+    if not result.ok:
+        return "", 0
+    info = json.loads(result.stdout)
+    return info.get("info", {}).get("status", ""), int(info.get("version", 0))
+
+
+def stuck_hint(cfg: Settings, status: str, revision: int) -> str:
+    if status == "pending-install" or revision <= 1:
+        return f"an interrupted first install: `helm -n {cfg.namespace} uninstall {cfg.release}`, then re-run"
+    return (f"see `helm -n {cfg.namespace} history {cfg.release}`, then "
+            f"`helm -n {cfg.namespace} rollback {cfg.release} {revision - 1}` and re-run")
+
+
+def install(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> int:
+    """``helm upgrade --install`` with the built tags; returns the revision it replaced (0 if none)."""
+    status, revision = release_status(c, cfg)
+    if status in PENDING:
+        fail(f"release {cfg.release} is {status}: another helm operation is in progress or was interrupted",
+             stuck_hint(cfg, status, revision))
+    values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
+    result = run(c, helm(cfg, "upgrade", "--install", cfg.release, str(cfg.chart), *values,
+                         *image_values(images, provider_for(cfg).pull_policy)),
+                 mutates=True, dry_run=cfg.dry_run, warn=True)
+    if result.failed:
+        if "another operation" in result.stderr:
+            fail(f"helm says another operation on {cfg.release} is in progress",
+                 "wait for it to finish, or if it was interrupted: " + stuck_hint(cfg, "pending-upgrade", revision))
+        fail(f"helm upgrade --install failed (exit {result.exited})",
+             f"read helm's message above; check the chart with `invoke lint`; `helm -n {cfg.namespace} history "
+             f"{cfg.release}` shows the revisions")
+    return revision
+
+
+def rollback(c: Context, cfg: Settings, revision: int) -> None:
+    """Return to ``revision`` (the one before a failed upgrade); a failed first install stays for diagnosis."""
+    if revision:
+        run(c, helm(cfg, "rollback", cfg.release, str(revision), "--wait", "--timeout", f"{cfg.rollout_timeout}s"),
+            mutates=True, dry_run=cfg.dry_run, warn=True)
+
+
+@task(name="install", help={"dry_run": "Print the command without running it.",
+                           "context": "Kube context to use (a non-local one must be named here explicitly)."})
+def install_chart(c, dry_run=False, context=None):
+    """helm upgrade --install the chart with the current content-addressed image tags (see `deploy`)."""
+    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="helm")
+    require_cluster(c, cfg)
+    install(c, cfg, planned_images(cfg))

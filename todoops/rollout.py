@@ -1,0 +1,148 @@
+"""`invoke rollout.status`: wait for the release's workloads, and say why when they do not come up.
+
+Waiting is ``kubectl rollout status`` per Deployment/StatefulSet, bounded by
+``rollout_timeout``. On failure every pod that is not ready is classified from
+``kubectl get pods -o json`` (pure functions over that data: image pull, crash
+loop, probe failure, config error such as a missing Secret key, unschedulable),
+shown with its latest events and log tail (``--previous`` after a crash), and
+given the fix.
+"""
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from invoke import Context, task
+
+from .commands import probe, run
+from .config import Settings, resolve
+from .errors import ExitCode, fail
+from .kube import get_json, kubectl, selector
+from .preflight import require_cluster
+from .report import Report
+
+IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "RegistryUnavailable"}
+CONFIG = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+ADVICE = {
+    "image-pull": "the node does not have the image: re-run `invoke deploy` (it loads what is missing) and check "
+                  "the provider and its settings (e.g. todoops.containerd.address)",
+    "crash-loop": "the app exits on start: read the log above (often a missing setting or an unreachable "
+                  "database), fix it, re-deploy",
+    "probe-failure": "the app runs but its health endpoint fails: check the probe path and port in the chart and "
+                     "the log above",
+    "config-error": "the pod references configuration that does not exist: run `invoke prepare-secrets` "
+                    "(missing Secret or key) or fix the ConfigMap",
+    "unschedulable": "no node can take the pod: lower the resource requests in the chart values or free the node",
+    "pending": "the pod has not started yet: read its events above",
+}
+LOGGED = ("crash-loop", "probe-failure")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    pod: str
+    container: str
+    kind: str
+    reason: str
+    message: str
+    # Logs of the previous (crashed) container rather than the current one.
+    previous: bool = False
+
+
+def is_ready(pod: Mapping) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def probe_events(events: Sequence[Mapping]) -> list[str]:
+    return [e.get("message", "") for e in events if e.get("reason") == "Unhealthy"]
+
+
+def classify(pod: Mapping, events: Sequence[Mapping]) -> Diagnosis | None:
+    """Why one pod is not ready, from its status and events; None when it is ready."""
+    if is_ready(pod):
+        return None
+    name = pod["metadata"]["name"]
+    status = pod.get("status", {})
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return Diagnosis(name, "", "unschedulable", "Unschedulable", condition.get("message", ""))
+    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    unhealthy = probe_events(events)
+    for container in statuses:
+        waiting = container.get("state", {}).get("waiting") or {}
+        reason, message = waiting.get("reason", ""), waiting.get("message", "")
+        if reason in IMAGE_PULL:
+            return Diagnosis(name, container["name"], "image-pull", reason, message)
+        if reason in CONFIG:
+            return Diagnosis(name, container["name"], "config-error", reason, message)
+        crashed = container.get("lastState", {}).get("terminated")
+        if reason == "CrashLoopBackOff" or (crashed and container.get("restartCount", 0)):
+            liveness = [m for m in unhealthy if m.startswith(("Liveness", "Startup"))]
+            if liveness:
+                return Diagnosis(name, container["name"], "probe-failure", "Unhealthy", liveness[-1], previous=True)
+            detail = f"exit code {crashed.get('exitCode')} ({crashed.get('reason', '')})" if crashed else message
+            return Diagnosis(name, container["name"], "crash-loop", reason or "Restarted", detail, previous=True)
+    if unhealthy:
+        container = statuses[0]["name"] if statuses else ""
+        return Diagnosis(name, container, "probe-failure", "Unhealthy", unhealthy[-1])
+    return Diagnosis(name, "", "pending", status.get("phase", "Unknown"), status.get("message", ""))
+
+
+def events_of(events: Mapping, pod: str, limit: int = 5) -> list[Mapping]:
+    """The latest events about ``pod``, oldest first."""
+    mine = [e for e in events.get("items", []) if e.get("involvedObject", {}).get("name") == pod]
+    mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return mine[-limit:]
+
+
+def diagnose(pods: Mapping, events: Mapping) -> list[Diagnosis]:
+    found = (classify(pod, events_of(events, pod["metadata"]["name"])) for pod in pods.get("items", []))
+    return [diagnosis for diagnosis in found if diagnosis]
+
+
+def explain(c: Context, cfg: Settings, report: Report) -> list[Diagnosis]:
+    """Print what is wrong with each bad pod: class, events, log tail, fix."""
+    pods = get_json(c, cfg, "pods", "-l", selector(cfg)) or {}
+    events = get_json(c, cfg, "events") or {}
+    diagnoses = diagnose(pods, events)
+    for item in diagnoses:
+        where = f"{item.pod}/{item.container}" if item.container else item.pod
+        report.line("fail", f"{where}: {item.kind} ({item.reason}) {item.message}".rstrip())
+        for event in events_of(events, item.pod):
+            report.line("info", f"  event {event.get('type', '')} {event.get('reason', '')}: {event.get('message', '')}")
+        if item.kind in LOGGED and item.container:
+            tail = probe(c, kubectl(cfg, "logs", item.pod, "-c", item.container, f"--tail={cfg.log_tail}",
+                                    *(["--previous"] if item.previous else [])))
+            for text in tail.stdout.splitlines():
+                report.line("info", f"  log | {text}")
+        report.line("info", f"  fix: {ADVICE[item.kind]}")
+    return diagnoses
+
+
+def workloads(c: Context, cfg: Settings) -> list[str]:
+    result = probe(c, kubectl(cfg, "get", "deployments,statefulsets", "-l", selector(cfg), "-o", "name"))
+    return sorted(result.stdout.split()) if result.ok else []
+
+
+def wait(c: Context, cfg: Settings, report: Report) -> bool:
+    """Wait for every workload of the release; on failure explain each bad pod. True when all are ready."""
+    names = workloads(c, cfg)
+    if not names:
+        fail(f"release {cfg.release} has no Deployment or StatefulSet in {cfg.namespace}",
+             "deploy it: invoke deploy", ExitCode.NOT_DEPLOYED)
+    for name in names:
+        result = run(c, kubectl(cfg, "rollout", "status", name, f"--timeout={cfg.rollout_timeout}s"), warn=True)
+        if result.failed:
+            explain(c, cfg, report)
+            return False
+    return True
+
+
+@task(help={"context": "Kube context to use (a non-local one must be named here explicitly).",
+            "timeout": "Seconds to wait per workload (default: todoops.rollout_timeout)."})
+def status(c, context=None, timeout=None):
+    """Wait for the release's rollout; when it fails, classify each bad pod and print events, logs and the fix."""
+    cfg = resolve(c, context=context, context_explicit=bool(context),
+                  rollout_timeout=int(timeout) if timeout else None)
+    require_cluster(c, cfg)
+    if not wait(c, cfg, Report()):
+        fail("the rollout did not become ready", "see the diagnosis above", ExitCode.ROLLOUT)

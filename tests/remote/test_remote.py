@@ -255,3 +255,55 @@ def test_only_one_host_for_single_host_tasks(sshd, settings_for):
         with remote.on_host(Context(), settings_for(sshd, host=f"{sshd.target},{sshd.target}")):
             pass
     assert raised.value.code == ExitCode.BAD_INPUT
+
+
+def doctor_step(c, cfg) -> list:
+    """What `invoke doctor` does, on whichever Context it is given."""
+    from todoops import preflight
+    from todoops.report import Report
+
+    checks, _ = preflight.gather(c, cfg)
+    preflight.show(Report(), checks)
+    preflight.require(checks, "doctor found problems")
+    return checks
+
+
+def test_doctor_over_ssh_finds_what_doctor_finds_here(sshd, settings_for):
+    from todoops import preflight
+
+    cfg = settings_for(sshd)
+    local, _ = preflight.gather(Context(), cfg)
+    with remote.on_host(Context(), cfg) as c:
+        far, _ = preflight.gather(c, cfg)
+    # The "remote" is this machine: same tools, daemon and kubeconfig, so the same verdicts.
+    assert [(check.name, check.status, check.detail) for check in far] == \
+        [(check.name, check.status, check.detail) for check in local]
+
+
+def test_doctor_names_the_host_that_lacks_docker(sshd_without_docker, settings_for, project, remote_dir, capfd):
+    before = tree(project)
+    cfg = settings_for(sshd_without_docker)
+    with pytest.raises(Exit) as raised:
+        remote.each_host(Context(), cfg, lambda c: doctor_step(c, cfg))
+    message = str(raised.value.message)
+    assert raised.value.code >= ExitCode.PREFLIGHT
+    assert f"on {sshd_without_docker.target}: doctor found problems" in message and "docker: not installed" in message
+    assert f"1 of 1 host(s) failed: {sshd_without_docker.target}" in message
+    shown = [line for line in capfd.readouterr().out.splitlines() if "not installed" in line]
+    assert any("docker" in line for line in shown), shown
+    assert tree(project) == before and not remote_dir.exists()
+
+
+def test_a_build_dry_run_over_ssh_plans_without_touching_the_remote(sshd, settings_for, project, remote_dir,
+                                                                     capfd):
+    from todoops import images
+    from todoops.report import Report
+
+    cfg = settings_for(sshd).with_flags(dry_run=True)
+    with remote.on_host(Context(), cfg) as c:
+        built = images.build(c, cfg, Report())
+    err = capfd.readouterr().err
+    assert {image.name for image in built} == {"backend", "frontend"}
+    planned = [line for line in err.splitlines() if "[dry-run]" in line and "docker build" in line]
+    assert len(planned) == 2 and all(line.startswith(f"[{sshd.target}] ") for line in planned), err
+    assert not remote_dir.exists()

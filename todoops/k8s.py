@@ -97,7 +97,7 @@ def apply(c, dry_run=False, context=None):
 
 @task(help={"context": CONTEXT_HELP})
 def status(c, context=None):
-    """Show the release's objects and pods (and the helm release when deployed with helm)."""
+    """Show every object of the release (workloads, pods, services, ingress, Secret, volumes)."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
     require_cluster(c, cfg)
     run(c, kubectl(cfg, "get", "all,ingress,secret,pvc", "-l", selector(cfg), "-o", "wide"), warn=True)

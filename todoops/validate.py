@@ -1,0 +1,242 @@
+"""`invoke validate`: is the release deployed, running what was built, and answering? Checks as data.
+
+Every check is a ``Check`` (name, ok/warn/fail, detail, hint) computed by a pure
+function over ``kubectl get -o json`` data, then shown as a table or ``--json``.
+Exit 0 only when nothing fails; otherwise NOT_DEPLOYED, UNHEALTHY or
+UNREACHABLE. HTTP checks go through the API server's service proxy
+(``kubectl get --raw``): like a port-forward they need nothing but kubectl
+access, and they leave no background process or local port behind. The timing
+thresholds are the seeds' success criteria (API under 1 s, frontend under 3 s,
+pods ready within 2 minutes, image sizes).
+"""
+import re
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from invoke import Context, task
+
+from .commands import probe, run
+from .config import Settings, resolve
+from .errors import ExitCode, fail
+from .images import BuiltImage, inspected, planned_images
+from .kube import get_json, kubectl, selector
+from .preflight import Check, context_checks, ok, show
+from .report import Report
+
+KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
+# (component, path, seconds allowed) — the app's health endpoints and the seeds' latency targets.
+HTTP_CHECKS = (("backend", "/health", 1.0), ("backend", "/ready", 1.0), ("frontend", "/", 3.0),
+               ("frontend", "/api/healthz", 3.0))
+MAX_SIZE_MB = {"backend": 300, "frontend": 500}
+READY_WITHIN = 120
+ERROR_LINE = re.compile(r'"level(name)?":\s*"(error|critical)"|\bERROR\b|Traceback \(most recent call last\)',
+                        re.IGNORECASE)
+
+
+def by_kind(objects: Mapping) -> dict[str, list[dict]]:
+    grouped = defaultdict(list)
+    for item in objects.get("items", []):
+        grouped[item.get("kind", "")].append(item)
+    return grouped
+
+
+def component(obj: Mapping) -> str:
+    return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component", "")
+
+
+def deployment_checks(deployments: Sequence[Mapping]) -> list[Check]:
+    checks = []
+    for item in deployments:
+        name, wanted, status = item["metadata"]["name"], item["spec"].get("replicas", 1), item.get("status", {})
+        available, updated = status.get("availableReplicas", 0), status.get("updatedReplicas", 0)
+        checks.append(ok(f"deployment {name}", f"{available}/{wanted} available") if available >= wanted == updated
+                      else Check(f"deployment {name}", "fail", f"{available}/{wanted} available, {updated} updated",
+                                 "run `invoke rollout.status` for the diagnosis", ExitCode.UNHEALTHY))
+    return checks
+
+
+def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[Check]:
+    """Each component's pods run the image that was built: same ref, and same image ID when known."""
+    checks = []
+    for image in images:
+        running = [(pod["metadata"]["name"], status) for pod in pods if component(pod) == image.name
+                   for status in pod.get("status", {}).get("containerStatuses") or [] if status["name"] == image.name]
+        wrong = [name for name, status in running
+                 if not status.get("image", "").endswith(image.cluster_ref.split("/")[-1])
+                 or (image.image_id.startswith("sha256:") and status.get("imageID", "").startswith("sha256:")
+                     and status["imageID"] != image.image_id)]
+        if not running:
+            checks.append(Check(f"image {image.name}", "fail", "no pod runs it", "run `invoke deploy`",
+                                ExitCode.UNHEALTHY))
+        elif wrong:
+            checks.append(Check(f"image {image.name}", "fail", f"{', '.join(sorted(wrong))} not on {image.ref}",
+                                "run `invoke deploy` to roll out the current build", ExitCode.UNHEALTHY))
+        else:
+            checks.append(ok(f"image {image.name}", f"{len(running)} pod(s) on {image.ref}"))
+    return checks
+
+
+def restart_checks(pods: Sequence[Mapping]) -> list[Check]:
+    crashing, restarted = [], []
+    for pod in pods:
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            if (status.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                crashing.append(pod["metadata"]["name"])
+            elif status.get("restartCount", 0):
+                restarted.append(f"{pod['metadata']['name']} ({status['restartCount']})")
+    if crashing:
+        return [Check("restarts", "fail", f"crash loop: {', '.join(crashing)}",
+                      "run `invoke rollout.status` for events and logs", ExitCode.UNHEALTHY)]
+    if restarted:
+        return [Check("restarts", "warn", f"restarted: {', '.join(restarted)}", "read `invoke logs`")]
+    return [ok("restarts", "none")]
+
+
+def endpoint_checks(services: Sequence[Mapping], slices: Sequence[Mapping]) -> list[Check]:
+    ready = defaultdict(int)
+    for item in slices:
+        owner = item.get("metadata", {}).get("labels", {}).get("kubernetes.io/service-name", "")
+        ready[owner] += sum(1 for e in item.get("endpoints") or [] if (e.get("conditions") or {}).get("ready"))
+    return [ok(f"service {s['metadata']['name']}", f"{ready[s['metadata']['name']]} ready endpoint(s)")
+            if ready[s["metadata"]["name"]] else
+            Check(f"service {s['metadata']['name']}", "fail", "no ready endpoint",
+                  "its pods are not ready or its selector matches none", ExitCode.UNHEALTHY)
+            for s in services]
+
+
+def ready_time_check(pods: Sequence[Mapping]) -> list[Check]:
+    def seconds(pod: Mapping) -> float | None:
+        ready = next((c for c in pod.get("status", {}).get("conditions") or []
+                      if c.get("type") == "Ready" and c.get("status") == "True"), None)
+        if not ready:
+            return None
+        start = datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        return (datetime.fromisoformat(ready["lastTransitionTime"].replace("Z", "+00:00")) - start).total_seconds()
+
+    times = [t for t in map(seconds, pods) if t is not None]
+    if not times:
+        return []
+    slowest = max(times)
+    return [ok("pods ready time", f"slowest {slowest:.0f}s") if slowest <= READY_WITHIN else
+            Check("pods ready time", "warn", f"slowest {slowest:.0f}s > {READY_WITHIN}s",
+                  "check probes' initial delays and resource requests")]
+
+
+def size_checks(images: Sequence[BuiltImage]) -> list[Check]:
+    checks = []
+    for image in images:
+        size, limit = image.size / 1e6, MAX_SIZE_MB.get(image.name)
+        if image.size and limit:
+            checks.append(ok(f"size {image.name}", f"{size:.0f} MB") if size <= limit else
+                          Check(f"size {image.name}", "warn", f"{size:.0f} MB > {limit} MB",
+                                "slim the image (multi-stage build, fewer dependencies)"))
+    return checks
+
+
+def ingress_checks(ingresses: Sequence[Mapping], classes: str) -> list[Check]:
+    checks = []
+    for item in ingresses:
+        name = f"ingress {item['metadata']['name']}"
+        wanted = item["spec"].get("ingressClassName", "")
+        if f"ingressclass.networking.k8s.io/{wanted}" not in classes.split():
+            checks.append(Check(name, "warn", f"no ingress controller for class {wanted!r}",
+                                "use `invoke port-forward`, or enable one (minikube addons enable ingress)"))
+        elif not item.get("status", {}).get("loadBalancer", {}).get("ingress"):
+            checks.append(Check(name, "warn", "no address yet", "check the ingress controller's pods"))
+        else:
+            checks.append(ok(name, ", ".join(rule.get("host", "*") for rule in item["spec"].get("rules", []))))
+    return checks
+
+
+def log_check(text: str) -> list[Check]:
+    errors = [line for line in text.splitlines() if ERROR_LINE.search(line)]
+    return [Check("logs", "warn", f"{len(errors)} error line(s), last: {errors[-1][:160]}", "read `invoke logs`")
+            if errors else ok("logs", "no error lines")]
+
+
+def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[Check]:
+    """GET each health endpoint through the API server's service proxy, timed."""
+    by_component = {component(s): s for s in services}
+    checks = []
+    for name, path, limit in HTTP_CHECKS:
+        service = by_component.get(name)
+        if not service:
+            checks.append(Check(f"http {name} {path}", "fail", f"no {name} Service", "run `invoke deploy`",
+                                ExitCode.UNHEALTHY))
+            continue
+        port = service["spec"]["ports"][0]["port"]
+        url = f"/api/v1/namespaces/{cfg.namespace}/services/http:{service['metadata']['name']}:{port}/proxy{path}"
+        started = time.monotonic()
+        result = probe(c, kubectl(cfg, "get", "--raw", url, "--request-timeout", "10s"))
+        elapsed = time.monotonic() - started
+        label = f"http {name} {path}"
+        if not result.ok:
+            checks.append(Check(label, "fail", (result.stderr.strip().splitlines() or ["no answer"])[-1][:160],
+                                f"read `invoke logs --component {name}`", ExitCode.UNHEALTHY))
+        elif elapsed > limit:
+            checks.append(Check(label, "warn", f"{elapsed:.2f}s > {limit:.0f}s", "see the pod's resources and logs"))
+        else:
+            checks.append(ok(label, f"{elapsed:.2f}s"))
+    return checks
+
+
+def cluster_objects(c: Context, cfg: Settings) -> dict[str, list[dict]]:
+    return by_kind(get_json(c, cfg, KINDS, "-l", selector(cfg)) or {})
+
+
+def verify(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Check]:
+    """What deploy proves after a rollout: the built images run, services have endpoints, the app answers."""
+    objects = cluster_objects(c, cfg)
+    return (image_checks(objects["Pod"], images) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
+            + http_checks(c, cfg, objects["Service"]))
+
+
+def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Check]:
+    """Every validate check, stopping early when the cluster cannot be reached or nothing is deployed."""
+    found = context_checks(c, cfg)
+    if any(check.status == "fail" for check in found):
+        return [Check(check.name, check.status, check.detail, check.hint, ExitCode.UNREACHABLE) for check in found]
+    objects = cluster_objects(c, cfg)
+    if not objects["Deployment"]:
+        return found + [Check("deployed", "fail", f"no Deployment of release {cfg.release} in {cfg.namespace}",
+                              "run `invoke deploy`", ExitCode.NOT_DEPLOYED)]
+    logs = probe(c, kubectl(cfg, "logs", "-l", selector(cfg), "--all-containers", "--prefix", "--tail=200",
+                            "--max-log-requests=20"))
+    classes = probe(c, kubectl(cfg, "get", "ingressclasses", "-o", "name")).stdout if objects["Ingress"] else ""
+    return (found + deployment_checks(objects["Deployment"]) + image_checks(objects["Pod"], images)
+            + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
+            + http_checks(c, cfg, objects["Service"]) + log_check(logs.stdout)
+            + ingress_checks(objects["Ingress"], classes) + ready_time_check(objects["Pod"]) + size_checks(images))
+
+
+def exit_code(found: Sequence[Check]) -> ExitCode | None:
+    """None when nothing failed, else the code of the most basic failure."""
+    codes = {check.code for check in found if check.status == "fail"}
+    for code in (ExitCode.UNREACHABLE, ExitCode.NOT_DEPLOYED):
+        if code in codes:
+            return code
+    return ExitCode.UNHEALTHY if codes else None
+
+
+def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
+    """The images of this source tree, with ID and size when this docker has them."""
+    return [inspected(c, (), image) or image for image in planned_images(cfg)]
+
+
+@task(help={"json": "Print the checks as JSON on stdout.",
+            "wait": "First wait up to this many seconds for every Deployment to become available.",
+            "context": "Kube context to check (a non-local one must be named here explicitly)."})
+def validate(c, json=False, wait=0, context=None):  # noqa: A002 (the flag is --json)
+    """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
+    cfg = resolve(c, json=json, context=context, context_explicit=bool(context))
+    if wait:
+        run(c, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
+                       f"--timeout={int(wait)}s"), hide=True, warn=True)
+    found = checks(c, cfg, local_images(c, cfg))
+    show(Report(json_mode=cfg.json), found)
+    code = exit_code(found)
+    if code:
+        fail(f"{sum(check.status == 'fail' for check in found)} check(s) failed",
+             "each failed check above names its fix", code)

@@ -6,7 +6,7 @@ from invoke import Collection
 from todoops import bases, config, e2e, testing
 from todoops import lint, render
 from todoops import images as image_tasks
-from todoops import chart, k8s, pipeline, preflight, rollout, validate
+from todoops import chart, cleanup, k8s, pipeline, preflight, rollout, validate
 
 config.check_project_file(Path(__file__).parent)
 
@@ -22,6 +22,7 @@ ns.add_task(lint.lint)
 ns.add_task(pipeline.prepare_secrets)
 ns.add_task(preflight.doctor)
 ns.add_task(validate.validate)
+ns.add_task(cleanup.clean)
 ns.add_collection(Collection("k8s", k8s.apply))
 ns.add_collection(Collection("chart", chart.install_chart))
 ns.add_collection(Collection("rollout", rollout.status))

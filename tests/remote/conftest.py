@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +66,8 @@ def keygen(path: Path) -> Path:
     return path
 
 
-def sshd_config(folder: Path, port: int, path_env: str) -> str:
-    set_env = f"HISTFILE={folder / 'history'}" + (f" PATH={path_env}" if path_env else "")
+def sshd_config(folder: Path, port: int, env: Mapping[str, str]) -> str:
+    set_env = " ".join(f"{name}={value}" for name, value in {"HISTFILE": folder / "history", **env}.items())
     return "\n".join([
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder / 'host_key'}",
         f"PidFile {folder / 'sshd.pid'}", f"AuthorizedKeysFile {folder / 'authorized_keys'}",
@@ -88,7 +89,8 @@ def wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"sshd did not listen on {port}: {log.read_text()}")
 
 
-def start_sshd(folder: Path, path_env: str = "") -> tuple[Sshd, subprocess.Popen]:
+def start_sshd(folder: Path, env: Mapping[str, str] | None = None) -> tuple[Sshd, subprocess.Popen]:
+    """A listening sshd whose sessions get ``env`` (sshd's SetEnv; values without spaces)."""
     if not SSHD.exists():
         pytest.fail("openssh-server is missing: `apt-get install openssh-server` (.ci/run installs it)")
     # Debian's sshd refuses to start without its privilege separation folder.
@@ -100,7 +102,7 @@ def start_sshd(folder: Path, path_env: str = "") -> tuple[Sshd, subprocess.Popen
     known_hosts = folder / "known_hosts"
     kind, key = host_key.with_suffix(".pub").read_text().split()[:2]
     known_hosts.write_text(f"[127.0.0.1]:{port} {kind} {key}\n")
-    (folder / "sshd_config").write_text(sshd_config(folder, port, path_env))
+    (folder / "sshd_config").write_text(sshd_config(folder, port, env or {}))
     log = folder / "sshd.log"
     process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")],
                                stdout=subprocess.DEVNULL, stderr=log.open("w"))
@@ -127,7 +129,7 @@ def sshd_without_docker(tmp_path):
     tools.mkdir()
     for name in BASIC_TOOLS:
         (tools / name).symlink_to(shutil.which(name))
-    server, process = start_sshd(tmp_path / "sshd", path_env=str(tools))
+    server, process = start_sshd(tmp_path / "sshd", env={"PATH": str(tools)})
     yield server
     stop(process)
 

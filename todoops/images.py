@@ -226,7 +226,8 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
         report.line("ok", f"{remote}: loaded into the cluster in {time.monotonic() - started:.0f}s")
     report.line("ok", f"{len(have)} image(s) already in the cluster, not loaded")
     if missing and not cfg.dry_run:
-        still = [ref for ref, _ in missing if ref not in present(c, cfg, missing)]
+        arrived = present(c, cfg, missing)
+        still = [ref for ref, _ in missing if ref not in arrived]
         if still:
             fail(f"the cluster still lacks {', '.join(still)} after loading",
                  f"check the {cfg.provider} provider's settings (context, containerd address, registry)")

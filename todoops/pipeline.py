@@ -1,18 +1,152 @@
 """`invoke deploy` and `invoke prepare-secrets`: the user-facing sequences of steps.
 
-They live here, above every step module, because they compose the preflight
-guard with the steps (the preflight itself reads .env through the secrets module).
+``deploy`` is ``STEPS``, read top to bottom: preflight -> secrets -> build ->
+load -> apply (kubectl | helm) -> rollout -> verify, then a summary. Each step
+is idempotent and checks its own result, so an interrupted run (Ctrl-C) is
+finished by running it again; with nothing changed a re-run builds, loads and
+restarts nothing. Both tasks live here, above every step module, because they
+compose the preflight guard with the steps (the preflight reads .env through
+the secrets module).
 """
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from invoke import task
+from invoke import Context, task
 
-from .config import resolve
+from . import chart, k8s
+from .commands import run
+from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .preflight import require_cluster
+from .images import BuiltImage, build, load_images
+from .kube import kubectl, selector
+from .preflight import preflight, require_cluster, show
+from .providers import access_lines
 from .report import Report
+from .rollout import wait
 from .secrets import hidden_prompt, prepare
+from .validate import verify
+
+
+@dataclass
+class Deploy:
+    """What the steps hand on to each other."""
+
+    force: bool = False
+    no_cache: bool = False
+    driver: str = ""
+    images: list[BuiltImage] = field(default_factory=list)
+    secret_changed: bool = False
+    # The helm revision the upgrade replaced (0: none), to roll back to.
+    revision: int = 0
+
+
+def check(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    state.driver = preflight(c, cfg, report)
+
+
+def secrets(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    state.secret_changed = prepare(c, cfg, report)
+
+
+def build_images(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    state.images = build(c, cfg, report, force=state.force, no_cache=state.no_cache)
+
+
+def load(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    load_images(c, cfg, report, state.images, k8s.external_images(k8s.load_manifests(cfg.manifests), state.images))
+
+
+def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    if cfg.method == "helm":
+        state.revision = chart.install(c, cfg, state.images)
+    else:
+        k8s.apply_manifests(c, cfg, state.images)
+    if state.secret_changed:
+        # Pods read the Secret only at start; a changed value needs new pods.
+        run(c, kubectl(cfg, "rollout", "restart", "deployment", "-l", selector(cfg)), mutates=True,
+            dry_run=cfg.dry_run)
+
+
+def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    if cfg.dry_run or wait(c, cfg, report):
+        return
+    if cfg.method == "helm" and state.revision:
+        chart.rollback(c, cfg, state.revision)
+        hint = f"rolled back to revision {state.revision}; fix the cause above and deploy again"
+    elif cfg.method == "helm":
+        hint = "fix the cause above and deploy again (a first install stays for inspection; `invoke clean` removes it)"
+    else:
+        hint = (f"fix the cause above and deploy again, or return to the previous version: kubectl --context "
+                f"{cfg.context} -n {cfg.namespace} rollout undo deployment/<name>")
+    fail("the rollout did not become ready", hint, ExitCode.ROLLOUT)
+
+
+def check_running(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    if cfg.dry_run:
+        return
+    found = verify(c, cfg, state.images)
+    if any(item.status == "fail" for item in found):
+        show(report, found)
+        fail("the new version is rolled out but does not work as expected", "see the failed checks above; "
+             "`invoke validate` runs every check", ExitCode.UNHEALTHY)
+
+
+Step = Callable[[Context, Settings, Report, Deploy], None]
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("preflight", check),
+    ("secrets", secrets),
+    ("build", build_images),
+    ("load", load),
+    ("apply", apply),
+    ("rollout", rollout),
+    ("verify", check_running),
+)
+
+
+def ingress_hosts(cfg: Settings) -> list[str]:
+    return [rule["host"] for obj in k8s.load_manifests(cfg.manifests) if obj.get("kind") == "Ingress"
+            for rule in obj.get("spec", {}).get("rules", []) if rule.get("host")]
+
+
+def summary(cfg: Settings, report: Report, state: Deploy) -> None:
+    report.table(["step", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds, _ in report.timings])
+    report.table(["image", "size", "this run"],
+                 [[image.cluster_ref, f"{image.size / 1e6:.0f} MB", "built" if image.built else "unchanged"]
+                  for image in state.images])
+    for text in access_lines(cfg, ingress_hosts(cfg), state.driver):
+        report.line("info", text)
+    report.emit({"steps": {name: round(seconds, 2) for name, seconds, _ in report.timings},
+                 "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in state.images]})
+
+
+def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    for name, step in STEPS:
+        with report.step(name):
+            step(c, cfg, report, state)
+    summary(cfg, report, state)
+
+
+@task(
+    help={
+        "method": "kubectl (apply the rendered k8s/) or helm (upgrade --install the chart).",
+        "provider": "How images reach the cluster: minikube, kind, k3d, docker-desktop, containerd, registry.",
+        "context": "Kube context to deploy to (a non-local one must be named here explicitly).",
+        "namespace": "Namespace to deploy into (created and labelled when absent).",
+        "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy).",
+        "force": "Rebuild the images even when their content tag exists.",
+        "no_cache": "Rebuild without docker's layer cache.",
+        "json": "Print the summary as JSON on stdout.",
+        "dry_run": "Check everything and print every command that would change something; change nothing.",
+    },
+)
+def deploy(c, method=None, provider=None, context=None, namespace=None, build_in_cluster=False, force=False,
+           no_cache=False, json=False, dry_run=False):  # noqa: A002 (the flag is --json)
+    """Build, load and roll out the app, then prove it runs; a re-run with nothing changed restarts nothing."""
+    cfg = resolve(c, method=method, provider=provider, context=context, context_explicit=bool(context),
+                  namespace=namespace, build_in_cluster=build_in_cluster or None, json=json, dry_run=dry_run)
+    deploy_release(c, cfg, Report(json_mode=cfg.json), Deploy(force=force, no_cache=no_cache))
 
 
 @task(

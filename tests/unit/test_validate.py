@@ -4,7 +4,7 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok, project
+from tests.unit.fixtures import failed, fixture, http_lines, line, ok, preflight_ok, project, release
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
@@ -17,40 +17,8 @@ OBJECTS = line([*KUBECTL, "get", "deployments,statefulsets,pods,services,endpoin
                 "-o", "json"])
 LOGS = line([*KUBECTL, "logs", "-l", SELECTOR, "--all-containers", "--prefix", "--tail=200", "--max-log-requests=20"])
 CLASSES = line([*KUBECTL, "get", "ingressclasses", "-o", "name"])
+HTTP = http_lines(KUBECTL)
 BACKEND = BuiltImage("backend", "todo-backend", "3b8e1f0c9a7d", "todo-backend:3b8e1f0c9a7d", "sha256:aa", 197_000_000)
-
-
-def labelled(kind: str, name: str, component: str, **rest) -> dict:
-    return {"kind": kind, "metadata": {"name": name, "labels": {"app.kubernetes.io/component": component}}, **rest}
-
-
-def release(images) -> dict:
-    """A healthy release running ``images``: deployments, pods, services, endpoint slices, ingress."""
-    items = []
-    for image, port in zip(images, (8000, 3000)):
-        name = f"todo-app-{image.name}"
-        items.append(labelled("Deployment", name, image.name, spec={"replicas": 2},
-                              status={"availableReplicas": 2, "updatedReplicas": 2}))
-        pod = json.loads(json.dumps(fixture("pods-healthy.json")["items"][1]))
-        pod["metadata"]["labels"]["app.kubernetes.io/component"] = image.name
-        pod["status"]["containerStatuses"][0].update(name=image.name, image=f"docker.io/library/{image.ref}")
-        items.append(pod)
-        items.append(labelled("Service", name, image.name, spec={"ports": [{"port": port}]}))
-        items.append({"kind": "EndpointSlice", "metadata": {"labels": {"kubernetes.io/service-name": name}},
-                      "endpoints": [{"conditions": {"ready": True}}, {"conditions": {"ready": True}}]})
-    items.append(labelled("Ingress", "todo-app", "frontend", spec={"ingressClassName": "nginx",
-                                                                   "rules": [{"host": "todo.local"}]},
-                          status={"loadBalancer": {"ingress": [{"ip": "192.168.49.2"}]}}))
-    return {"kind": "List", "items": items}
-
-
-def proxy(service: str, port: int, path: str) -> str:
-    url = f"/api/v1/namespaces/todo-app/services/http:{service}:{port}/proxy{path}"
-    return line([*KUBECTL, "get", "--raw", url, "--request-timeout", "10s"])
-
-
-HTTP = [proxy("todo-app-backend", 8000, "/health"), proxy("todo-app-backend", 8000, "/ready"),
-        proxy("todo-app-frontend", 3000, "/"), proxy("todo-app-frontend", 3000, "/api/healthz")]
 
 
 def healthy_answers(tmp_path, make_context) -> tuple[dict, list[BuiltImage]]:

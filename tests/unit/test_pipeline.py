@@ -1,0 +1,193 @@
+"""The golden command log of `deploy` per provider and method, first run and no-change re-run.
+
+Each scenario answers exactly the commands a healthy cluster would see; the
+strict MockContext fails on any other. Golden files live in fixtures/golden/;
+regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
+"""
+import base64
+import json
+import os
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import (ENV, HERE, env_text, failed, http_lines, line, ok, preflight_ok, project,
+                                 release)
+from tests.unit.test_secrets import CORPUS, leaked
+from todoops.config import resolve
+from todoops.errors import ExitCode
+from todoops.images import planned_images
+from todoops.pipeline import Deploy, STEPS, deploy_release
+from todoops.report import Report
+
+GOLDEN = HERE / "golden"
+ADDRESS = "/run/e2e/containerd.sock"
+PROVIDERS = {
+    "minikube": {},
+    "minikube-build-in-cluster": {"build_in_cluster": True},
+    "kind": {"context": "kind-dev", "provider": "kind"},
+    "k3d": {"context": "k3d-todo", "provider": "k3d"},
+    "docker-desktop": {"context": "docker-desktop", "provider": "docker-desktop"},
+    "containerd": {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": ADDRESS}},
+    "registry": {"context": "staging", "provider": "registry", "registry": "registry.internal:5000/todo"},
+}
+DOCKER_ENV = ("DOCKER_TLS_VERIFY=1", "DOCKER_HOST=tcp://192.168.49.2:2376", "DOCKER_CERT_PATH=/root/.minikube/certs")
+POSTGRES = "postgres:15"
+WORKLOADS = ("deployment.apps/todo-app-backend", "deployment.apps/todo-app-frontend",
+             "statefulset.apps/todo-app-postgresql")
+SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
+
+
+def listing_and_loads(cfg, ref: str, remote: str) -> tuple[list[str] | None, list[str]]:
+    """The provider's image listing command and the commands loading ``ref``."""
+    ctr = ["ctr", "--address", ADDRESS, "-n", "k8s.io"]
+    return {
+        "minikube": (["minikube", "-p", cfg.context, "image", "ls"], [line(["minikube", "-p", cfg.context, "image",
+                                                                             "load", ref])]),
+        "kind": (["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
+                 [line(["kind", "load", "docker-image", ref, "--name", "dev"])]),
+        "k3d": (["docker", "exec", "k3d-todo-server-0", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
+                [line(["k3d", "image", "import", ref, "--cluster", "todo"])]),
+        "containerd": ([*ctr, "images", "ls", "-q"],
+                       [f"set -o pipefail; docker save {ref} | {line([*ctr, 'images', 'import', '-'])}"]),
+        "docker-desktop": (None, []),
+        "registry": (None, [line(["docker", "tag", ref, remote]), line(["docker", "push", remote])]),
+    }[cfg.provider]
+
+
+def answers(tmp_path, cfg, first: bool) -> dict:
+    """What a healthy cluster answers, before anything was deployed (first) or after (re-run)."""
+    kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
+    helm = ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace]
+    images = planned_images(cfg)
+    docker = ["env", *DOCKER_ENV, "docker"] if cfg.build_in_cluster else ["docker"]
+    secret = {key: value for key, value in ENV.items() if value}
+    result = {**preflight_ok(cfg.context),
+              line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"]):
+                  failed() if first else ok(json.dumps({"data": {k: base64.b64encode(v.encode()).decode()
+                                                                  for k, v in secret.items()}})),
+              line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]): failed() if first else ok(),
+              line([*kubectl, "apply", "-f", "-"]): ok(),
+              line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"]): ok("\n".join(DOCKER_ENV)),
+              line([*docker, "buildx", "version"]): failed(),
+              line(["docker", "image", "inspect", POSTGRES]): ok(),
+              line([*helm, "status", cfg.release, "-o", "json"]):
+                  failed() if first else ok(json.dumps({"info": {"status": "deployed"}, "version": 1})),
+              line([*kubectl, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"]): ok("\n".join(WORKLOADS)),
+              line([*kubectl, "get", "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l",
+                    SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),
+              **{command: ok("ok") for command in http_lines(kubectl)},
+              **{line([*kubectl, "rollout", "status", name, "--timeout=180s"]): ok() for name in WORKLOADS}}
+    sets = []
+    for image in images:
+        built = ok(f"sha256:{image.tag} 150000000")
+        result[line([*docker, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = \
+            [failed(), built] if first else built
+        context = cfg.root / image.name
+        result[line(["env", *DOCKER_ENV * cfg.build_in_cluster, "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm",
+                     "-t", image.ref, "-f", str(context / "Dockerfile"), str(context)])] = ok()
+        repository, _, tag = image.cluster_ref.rpartition(":")
+        sets += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
+                 "--set", f"{image.name}.image.pullPolicy={'IfNotPresent' if cfg.provider == 'registry' else 'Never'}"]
+        listing, loads = listing_and_loads(cfg, image.ref, image.cluster_ref)
+        result.update({command: ok() for command in loads})
+        result[line(["docker", "manifest", "inspect", image.cluster_ref])] = [failed(), ok()] if first else ok()
+    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart), *sets])] = ok()
+    listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
+    result.update({command: ok() for command in loads})
+    if listing:
+        everything = "\n".join(f"docker.io/library/{ref}" for ref in [POSTGRES, *(i.ref for i in images)])
+        result[line(listing)] = [ok(""), ok(everything)] if first else ok(everything)
+    return result
+
+
+def deployed(make_context, tmp_path, name: str, method: str, first: bool, dry_run: bool = False):
+    project(tmp_path)
+    config = {**PROVIDERS[name], "method": method, "build_jobs": 1}
+    cfg = resolve(make_context(**config), context_explicit=True)
+    c = make_context(answers(tmp_path, cfg, first), **config)
+    cfg = resolve(c, context_explicit=name == "registry", dry_run=dry_run)
+    deploy_release(c, cfg, Report(), Deploy())
+    return c
+
+
+def golden(name: str, log: list[str], root) -> None:
+    text = "\n".join(log).replace(str(root), "<root>") + "\n"
+    path = GOLDEN / f"{name}.log"
+    if os.environ.get("TODOOPS_UPDATE_GOLDEN") or not path.exists():
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"the command log differs from {path}; if intended, regenerate it"
+
+
+def test_deploy_is_the_documented_sequence():
+    assert [name for name, _ in STEPS] == ["preflight", "secrets", "build", "load", "apply", "rollout", "verify"]
+
+
+@pytest.mark.parametrize("method", ["kubectl", "helm"])
+@pytest.mark.parametrize("name", list(PROVIDERS))
+def test_golden_first_run(make_context, tmp_path, name, method):
+    c = deployed(make_context, tmp_path, name, method, first=True)
+    golden(f"deploy-{name}-{method}-first", commands_run(c), tmp_path)
+
+
+@pytest.mark.parametrize("method", ["kubectl", "helm"])
+@pytest.mark.parametrize("name", list(PROVIDERS))
+def test_golden_rerun_builds_loads_and_restarts_nothing(make_context, tmp_path, name, method):
+    log = commands_run(deployed(make_context, tmp_path, name, method, first=False))
+    golden(f"deploy-{name}-{method}-rerun", log, tmp_path)
+    assert not [command for command in log if any(word in command for word in (
+        "docker build", "image load", "images import", "kind load", "k3d image", "docker push", "rollout restart"))]
+
+
+def test_dry_run_changes_nothing_and_prints_the_plan(make_context, tmp_path, capsys):
+    log = commands_run(deployed(make_context, tmp_path, "containerd", "helm", first=True, dry_run=True))
+    assert not [command for command in log if "upgrade" in command or "apply" in command or "import" in command]
+    err = capsys.readouterr().err
+    assert "[dry-run] helm --kube-context todoops-e2e --namespace todo-app upgrade --install" in err
+    assert "[dry-run] env DOCKER_BUILDKIT=0 docker build" in err
+
+
+def test_failed_rollout_with_helm_is_diagnosed_then_rolled_back(make_context, tmp_path, capsys):
+    project(tmp_path)
+    config = {**PROVIDERS["containerd"], "method": "helm", "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    table = answers(tmp_path, cfg, first=False)
+    kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
+    pods = (HERE / "pods-config-error.json").read_text()
+    table.update({line([*kubectl, "rollout", "status", WORKLOADS[0], "--timeout=180s"]): failed(),
+                  line([*kubectl, "get", "pods", "-l", SELECTOR, "-o", "json"]): ok(pods),
+                  line([*kubectl, "get", "events", "-o", "json"]): ok((HERE / "events.json").read_text()),
+                  line(["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace, "rollback", cfg.release,
+                        "1", "--wait", "--timeout", "180s"]): ok()})
+    c = make_context(table, **config)
+    with pytest.raises(Exit) as error:
+        deploy_release(c, resolve(c), Report(), Deploy())
+    assert error.value.code == ExitCode.ROLLOUT and "rolled back to revision 1" in error.value.message
+    assert "config-error (CreateContainerConfigError) couldn't find key JWT_SECRET" in capsys.readouterr().out
+    assert commands_run(c)[-1].endswith("rollback todo-app 1 --wait --timeout 180s")
+
+
+def test_preflight_failure_changes_nothing(make_context, tmp_path):
+    project(tmp_path, {**ENV, "JWT_SECRET": "changeme"})
+    config = PROVIDERS["containerd"]
+    cfg = resolve(make_context(**config))
+    c = make_context(answers(tmp_path, cfg, first=True), **config)
+    with pytest.raises(Exit) as error:
+        deploy_release(c, resolve(c), Report(), Deploy())
+    assert error.value.code == ExitCode.BAD_INPUT
+    assert all(command in preflight_ok(cfg.context) for command in commands_run(c))
+
+
+def test_deploy_never_leaks_a_secret(make_context, tmp_path, capsys):
+    project(tmp_path)
+    (tmp_path / ".env").write_text(env_text(CORPUS))
+    config = {**PROVIDERS["containerd"], "method": "helm", "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    c = make_context(answers(tmp_path, cfg, first=True), **config)
+    deploy_release(c, resolve(c), Report(json_mode=True), Deploy())
+    out, err = capsys.readouterr()
+    assert leaked(out + err) == [] and leaked("\n".join(commands_run(c))) == []
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and path.name != ".env"]
+    assert all(leaked(path.read_text(errors="replace")) == [] for path in written)

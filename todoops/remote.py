@@ -282,15 +282,10 @@ def _fabric_types() -> tuple[type, type]:
     return RemoteContext, AcceptNewPolicy
 
 
-def _strict_policy():
-    from paramiko import RejectPolicy
-
-    return RejectPolicy()
-
-
 def connection(ssh: SshSettings, target: Target, gateway=None):
     """A not yet opened RemoteContext for ``target``, with host keys checked as configured."""
     from fabric import Config
+    from paramiko import RejectPolicy
 
     remote_type, accept_new = _fabric_types()
     config = Config(runtime_ssh_path=str(Path(ssh.config_file).expanduser()) if ssh.config_file else None)
@@ -304,7 +299,7 @@ def connection(ssh: SshSettings, target: Target, gateway=None):
         remote.client.load_host_keys(str(known_hosts))
     policy = host_key_policy(ssh.known_hosts, options)
     remote.client.set_missing_host_key_policy(accept_new(known_hosts) if policy == "accept-new"
-                                              else _strict_policy())
+                                              else RejectPolicy())
     return remote
 
 
@@ -361,7 +356,7 @@ def open_remote(cfg: Settings, target: Target):
     try:
         remote.open()
     except Exception as error:  # paramiko's errors share no base class beyond Exception
-        remote.close()
+        close(remote)
         message, hint, code = failure(error, target, known_hosts_path(cfg.ssh.known_hosts_file,
                                                                       remote.ssh_config))
         fail(message, hint, code)
@@ -371,6 +366,13 @@ def open_remote(cfg: Settings, target: Target):
     remote.local_root = str(cfg.root)
     remote.remote_root = remote_root(cfg.ssh.remote_dir, home, cfg.root.name)
     return remote
+
+
+def close(remote) -> None:
+    """Close the connection and every jump hop behind it (fabric leaves hops open)."""
+    while remote:
+        remote.close()
+        remote = remote.gateway if not isinstance(remote.gateway, str) else None
 
 
 def named(error: Exit, target: Target) -> Exit:
@@ -403,7 +405,7 @@ def on_target(cfg: Settings, target: Target) -> Iterator[Context]:
     except Exit as error:
         raise named(error, target) from None
     finally:
-        remote.close()
+        close(remote)
 
 
 @contextmanager

@@ -202,7 +202,8 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
                 found[done.name] = done
     result = [found[image.name] for image in images]
     for image in result:
-        what = f"built in {image.seconds:.0f}s" if image.built else "unchanged, not rebuilt"
+        what = ("would be built" if cfg.dry_run else f"built in {image.seconds:.0f}s") if image.built \
+            else "unchanged, not rebuilt"
         report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB")
     return result
 

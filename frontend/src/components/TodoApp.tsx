@@ -54,7 +54,11 @@ export function TodoApp() {
       <header className="app-header">
         <h1>Todo</h1>
         <div className="account">
-          {email && <span className="account-email">{email}</span>}
+          {email && (
+            <span className="account-email" title={email}>
+              {email}
+            </span>
+          )}
           <button type="button" onClick={logout}>
             Log out
           </button>

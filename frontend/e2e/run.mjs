@@ -28,6 +28,7 @@ const TASKS = [
   { title: "Water the plants", priority: "low", due: null },
   { title: "Book a dentist appointment", priority: "medium", due: isoDay(7) },
 ];
+const EDITED_TITLE = "Book the dentist for Tuesday";
 const LONG_TITLE = `Supercalifragilistic${"x".repeat(180)}`; // 200 characters, no space to break at
 const TOO_LONG_TITLE = "y".repeat(250);
 
@@ -128,6 +129,26 @@ async function chatAddsATask(page, h) {
   await h.shot("05-chat-added-task");
 }
 
+async function editSortDelete(page, h) {
+  await page.getByRole("button", { name: `Edit "${TASKS[2].title}"` }).click();
+  const editor = page.getByRole("form", { name: `Edit ${TASKS[2].title}` });
+  await editor.getByLabel("Title").fill(EDITED_TITLE);
+  await editor.getByLabel("Priority").selectOption("high");
+  await editor.getByRole("button", { name: "Save" }).click();
+  await h.visible(h.task(EDITED_TITLE).getByText("high priority"));
+
+  await page.getByLabel("Sort by").selectOption("title");
+  await h.visible(h.taskItems().first().filter({ hasText: EDITED_TITLE }));
+  await page.getByLabel("Sort by").selectOption("-priority");
+  await h.visible(h.taskItems().last().filter({ hasText: "Water the plants" }));
+  await page.getByLabel("Sort by").selectOption("-created_at");
+
+  await addTask(page, h, { title: "Throw-away task", priority: "low", due: null });
+  await page.getByRole("button", { name: 'Delete "Throw-away task"' }).click();
+  await h.gone(h.task("Throw-away task"));
+  await h.countIs(h.taskItems(), 4);
+}
+
 async function longTitles(page, h) {
   await addTask(page, h, { title: LONG_TITLE, priority: "medium", due: null });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -146,7 +167,7 @@ async function longTitles(page, h) {
 async function everythingPersists(page, h) {
   await page.reload();
   await h.countIs(h.taskItems(), 5);
-  for (const { title } of TASKS) await h.visible(h.task(title));
+  for (const title of [TASKS[0].title, TASKS[1].title, EDITED_TITLE]) await h.visible(h.task(title));
   await h.visible(h.task(/buy milk/i));
   assert.ok(await page.getByRole("checkbox", { name: 'Mark "Water the plants" as not done' }).isChecked());
   await h.shot("07-after-reload");
@@ -201,6 +222,7 @@ const STEPS = [
   ["register (with a server-side validation error) and log in", registerAndLogIn],
   ["add three tasks, complete one, filter", addThreeCompleteOneFilter],
   ["chat: add buy milk tomorrow", chatAddsATask],
+  ["edit, sort, delete", editSortDelete],
   ["very long titles", longTitles],
   ["reload: everything persisted; phone width", everythingPersists],
   ["backend down: clear message, healthz 200, recovery", backendDown],

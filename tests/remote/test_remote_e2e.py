@@ -107,3 +107,21 @@ def test_deploy_validate_clean_over_ssh(e2e_cluster, cluster_sshd, kube, tmp_pat
     assert f"[{cluster_sshd.target}] " in deployed.stdout + deployed.stderr
     # The images were built from the synced copy, which holds no .env.
     assert "backend/Dockerfile" in tree(remote_dir) and ".env" not in tree(remote_dir)
+
+
+def test_deploy_dry_run_over_ssh_changes_nothing(e2e_cluster, cluster_sshd, kube, tmp_path, capfd):  # noqa: F811
+    from todoops import pipeline
+
+    env_file = tmp_path / "app.env"
+    env_file.write_text("JWT_SECRET=\nPOSTGRES_PASSWORD=\nDATABASE_URL=\nOPENAI_API_KEY=\nOPENAI_BASE_URL=\n"
+                        "OPENAI_MODEL=\n")
+    remote_dir = tmp_path / "rw"
+    name = f"e2e-ssh-dry-{os.getpid()}"
+    settings = {**e2e_settings(e2e_cluster, cluster_sshd, remote_dir, name), "env_file": str(env_file)}
+    cfg = resolve(Context(config=context_config(ROOT, **settings))).with_flags(dry_run=True)
+    with remote.on_host(Context(), cfg) as c:
+        pipeline.deploy_release(c, cfg, Report(), pipeline.Deploy())
+    err = capfd.readouterr().err
+    assert f"[{cluster_sshd.target}] [dry-run] kubectl --context" in err
+    assert not kube.run("get", "namespace", name, "--ignore-not-found", "-o", "name").strip()
+    assert not remote_dir.exists()

@@ -1,7 +1,5 @@
 """Engine and session handling for PostgreSQL (psycopg 3) and SQLite."""
 
-from collections.abc import Iterator
-
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,12 +39,6 @@ def _sqlite_engine(url: str) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One session per request: committed by the handler, always closed."""
-    with factory() as session:
-        yield session
 
 
 def database_answers(engine: Engine) -> bool:

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -11,6 +12,9 @@ import jwt
 # scrypt cost: 16 MiB of memory and ~50 ms per hash; stored in each hash so it can grow later.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 JWT_ALGORITHM = "HS256"
+# Each scrypt call holds 16 MiB; a burst of 40 logins on 40 worker threads would need 640 MiB and
+# starve the CPU. Queueing the few extra KDF runs keeps memory bounded under any burst.
+_KDF_SLOTS = threading.BoundedSemaphore(4)
 
 
 def _b64(raw: bytes) -> str:
@@ -18,7 +22,8 @@ def _b64(raw: bytes) -> str:
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32)
+    with _KDF_SLOTS:
+        return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32)
 
 
 def hash_password(password: str) -> str:

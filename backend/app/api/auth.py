@@ -2,7 +2,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import RuntimeDep, SessionDep, UserIdDep
+from app.api.deps import RuntimeDep, SessionsDep, UserIdDep
 from app.errors import ApiError, not_authenticated
 from app.models import User
 from app.schemas import Credentials, TokenOut, UserOut
@@ -16,27 +16,27 @@ def _email_taken() -> ApiError:
 
 
 @router.post("/register", status_code=201, response_model=UserOut)
-def register(body: Credentials, session: SessionDep) -> User:
-    # Hash before the first query: the slow KDF must not hold a pooled connection.
+def register(body: Credentials, sessions: SessionsDep) -> User:
+    # Hash before opening a session: the slow KDF must not hold a pooled connection.
     password_hash = hash_password(body.password)
-    if session.scalar(select(User.id).where(User.email == body.email)) is not None:
-        raise _email_taken()
-    user = User(email=body.email, password_hash=password_hash)
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        # Two registrations of one email at once: the unique index decides.
-        session.rollback()
-        raise _email_taken()
+    with sessions() as session:
+        if session.scalar(select(User.id).where(User.email == body.email)) is not None:
+            raise _email_taken()
+        user = User(email=body.email, password_hash=password_hash)
+        session.add(user)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Two registrations of one email at once: the unique index decides.
+            raise _email_taken()
     return user
 
 
 @router.post("/login", response_model=TokenOut)
-def login(body: Credentials, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
-    user = session.scalar(select(User).where(User.email == body.email))
-    # Give the connection back to the pool during the slow KDF below.
-    session.close()
+def login(body: Credentials, sessions: SessionsDep, runtime: RuntimeDep) -> TokenOut:
+    # The session closes before the slow KDF below, so no pooled connection waits on it.
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.email == body.email))
     # Hash even for unknown emails so timing does not reveal which accounts exist.
     valid = verify_password(body.password, user.password_hash if user else DUMMY_HASH)
     if user is None or not valid:
@@ -47,8 +47,9 @@ def login(body: Credentials, session: SessionDep, runtime: RuntimeDep) -> TokenO
 
 
 @router.get("/me", response_model=UserOut)
-def me(user_id: UserIdDep, session: SessionDep) -> User:
-    user = session.get(User, user_id)
+def me(user_id: UserIdDep, sessions: SessionsDep) -> User:
+    with sessions() as session:
+        user = session.get(User, user_id)
     if user is None:
         raise not_authenticated()
     return user

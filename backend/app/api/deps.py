@@ -1,7 +1,6 @@
 """Request dependencies: the runtime state, a database session, the caller's user id."""
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -33,10 +32,13 @@ async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-# Sync on purpose: closing a session may talk to the database, which must not block the event loop.
-def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
-    with runtime.sessions() as session:
-        yield session
+async def get_sessions(runtime: Annotated[Runtime, Depends(get_runtime)]) -> sessionmaker[Session]:
+    """Endpoints open their session inside their own worker thread (`with sessions() as session`).
+
+    A yield-dependency session would be closed in a second thread hop after the endpoint, holding
+    its pooled connection until a worker thread frees up: under load, connections then run out.
+    """
+    return runtime.sessions
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -56,5 +58,5 @@ async def current_user_id(
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 UserIdDep = Annotated[int, Depends(current_user_id)]

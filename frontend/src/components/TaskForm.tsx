@@ -7,6 +7,7 @@ import { Alert } from "./Alert";
 import { FieldError, invalidProps } from "./FieldError";
 
 const EMPTY: TaskInput = { title: "", description: "", priority: "medium", due_date: null };
+const FIELDS = Object.keys(EMPTY);
 
 interface TaskFormProps {
   /** Adding when absent, editing when given. */
@@ -50,19 +51,18 @@ export function TaskForm({ initial, submitLabel, onSubmit, onCancel }: TaskFormP
     }
   }
 
-  const otherErrors = Object.entries(errors).filter(
-    ([name]) => !["title", "description", "priority", "due_date"].includes(name),
-  );
+  // Errors the server could not pin on one of the fields below.
+  const otherErrors = Object.entries(errors).filter(([name]) => !FIELDS.includes(name));
 
   return (
     <form
-      className={adding ? "task-form" : "task-form task-form-edit"}
+      className="task-form"
       onSubmit={submit}
       onKeyDown={(event) => event.key === "Escape" && onCancel?.()}
       aria-label={initial ? `Edit ${initial.title}` : "Add a task"}
     >
       {otherErrors.length > 0 && <Alert kind="error">{otherErrors.map(([, message]) => message).join(" ")}</Alert>}
-      <div className="field field-title">
+      <div className="field">
         <label htmlFor={fieldId("title")}>Title</label>
         <input
           id={fieldId("title")}

@@ -1,3 +1,4 @@
+import json
 import socket
 
 import pytest
@@ -109,8 +110,18 @@ def test_model_bad_arguments_are_reported_back_not_fatal(model_app):
     client, stub, ada = model_app(script)
     turn = chat(client, ada, "add nothing")
     assert turn == {"reply": "Sorry.", "actions": [], "tasks": [], "source": "llm"}
-    results = [m["content"] for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"]
-    assert all("error" in r for r in results)
+    results = [json.loads(m["content"]) for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"]
+    assert [r["tasks"] for r in results] == [[], [], []]
+    assert results[0]["result"].startswith("Sorry, I can't use that title")
+    assert all(r["result"].startswith("error: ") for r in results[1:])
+
+
+@pytest.mark.parametrize("message", ["rename 1 to ...", "add ,,,"])
+def test_parser_input_the_api_would_refuse_changes_nothing(client, ada, message):
+    task = client.post("/api/tasks", json={"title": "keep me"}, headers=ada).json()
+    turn = chat(client, ada, message)
+    assert turn["actions"] == [] and turn["tasks"] == []
+    assert client.get("/api/tasks", headers=ada).json() == [task]
 
 
 def _closed_port() -> int:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import tasks_service
@@ -31,6 +32,11 @@ def execute(session: Session, user_id: int, intent: intents.Intent) -> Outcome:
         return handler(session, user_id, intent)
     except tasks_service.TaskNotFound as missing:
         return Outcome(f"I can't find task {missing.task_id}.")
+    except ValidationError as invalid:
+        # The same limits as the REST API (title length, priority names, dates).
+        problem = invalid.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        return Outcome(f"Sorry, I can't use that {field}: {problem['msg'].lower()}.")
 
 
 def _create(session: Session, user_id: int, intent: intents.Create) -> Outcome:

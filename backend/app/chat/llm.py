@@ -12,7 +12,6 @@ import logging
 from datetime import date
 
 import httpx
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.chat import intents
@@ -121,7 +120,7 @@ class ModelChat:
         try:
             intent = intent_from_tool_call(function.get("name", ""), json.loads(function.get("arguments") or "{}"))
             step = execute(session, user_id, intent)
-        except (BadToolCall, ValueError, ValidationError) as error:
+        except (BadToolCall, ValueError) as error:
             step = Outcome(f"error: {error}")
         _merge(total, step)
         result = {"result": step.reply, "tasks": [TaskOut.model_validate(t).model_dump(mode="json") for t in step.tasks]}

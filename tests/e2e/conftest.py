@@ -81,3 +81,11 @@ def namespace(kube: Kube) -> Kube:
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": TEST_LABEL}})
     yield kube.in_namespace(name)
     kube.run("delete", "namespace", name, "--ignore-not-found", "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def pristine(tmp_path_factory):
+    """One snapshot of the project for the session's e2e tests of the suite (tests.e2e.todoapp)."""
+    from tests.e2e.todoapp import pristine_copy
+
+    return pristine_copy(tmp_path_factory.mktemp("pristine"))

@@ -18,6 +18,7 @@ from .errors import ExitCode, fail
 from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, selector
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube
+from .remote import on_host
 from .report import Report
 
 # The reverse of the apply order: entry points first, data last.
@@ -97,10 +98,12 @@ def clean_release(c: Context, cfg: Settings, report: Report, *, yes: bool, local
 @task(help={"yes": "Delete without asking (required when not on a terminal).",
             "local_images": "Also remove the app's images from the local docker.",
             "dry_run": "List what would be removed and remove nothing.",
-            "context": "Kube context to clean (a non-local one must be named here explicitly)."})
-def clean(c, yes=False, local_images=False, dry_run=False, context=None):
+            "context": "Kube context to clean (a non-local one must be named here explicitly).",
+            "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",})
+def clean(c, yes=False, local_images=False, dry_run=False, context=None, host=None):
     """Remove the release: helm release, labelled objects, images in the cluster, the namespace if we made it."""
-    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context))
-    require_cluster(c, cfg)
-    clean_release(c, cfg, Report(), yes=yes, local_images=local_images,
-                  confirm=ask_terminal if sys.stdin.isatty() else None)
+    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), host=host)
+    with on_host(c, cfg) as here:
+        require_cluster(here, cfg)
+        clean_release(here, cfg, Report(), yes=yes, local_images=local_images,
+                      confirm=ask_terminal if sys.stdin.isatty() else None)

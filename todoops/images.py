@@ -9,7 +9,6 @@ detected, and builds fall back to the legacy builder.
 """
 import hashlib
 import os
-import re
 import stat
 import time
 from collections.abc import Sequence
@@ -21,20 +20,13 @@ from invoke import Context, task
 
 from .commands import probe, run
 from .config import ImageSpec, Settings, resolve
+from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster
 from .providers import cluster_ref, docker_env, in_cluster_build, load, present
 from .report import Report
 
 TAG_LENGTH = 12
-# Always sent to the daemon, whatever .dockerignore says, and they shape the image.
-ALWAYS_HASHED = ("Dockerfile", ".dockerignore")
-
-
-@dataclass(frozen=True)
-class Rule:
-    pattern: re.Pattern
-    negate: bool
 
 
 @dataclass(frozen=True)
@@ -55,84 +47,10 @@ class BuiltImage:
         return f"{self.repository}:{self.tag}"
 
 
-def glob_regex(pattern: str) -> str:
-    """Docker's .dockerignore glob (Go filepath.Match plus ``**``) as a regex."""
-    out, index = [], 0
-    while index < len(pattern):
-        char = pattern[index]
-        if pattern.startswith("**/", index):
-            out.append("(?:.*/)?")
-            index += 3
-            continue
-        if pattern.startswith("**", index):
-            out.append(".*")
-            index += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\" and index + 1 < len(pattern):
-            index += 1
-            out.append(re.escape(pattern[index]))
-        elif char == "[":
-            end = pattern.find("]", index + 1)
-            if end < 0:
-                out.append(re.escape(char))
-            else:
-                body = pattern[index + 1:end]
-                out.append("[" + ("^" + body[1:] if body.startswith(("!", "^")) else body) + "]")
-                index = end
-        else:
-            out.append(re.escape(char))
-        index += 1
-    return "".join(out)
-
-
-def parse_dockerignore(text: str) -> tuple[Rule, ...]:
-    rules = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        line = os.path.normpath(line[1:].strip() if negate else line).lstrip("/")
-        if line and line != ".":
-            rules.append(Rule(re.compile(glob_regex(line) + r"\Z"), negate))
-    return tuple(rules)
-
-
-def included(path: str, rules: Sequence[Rule]) -> bool:
-    """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
-    parts = path.split("/")
-    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
-    keep = True
-    for rule in rules:
-        if any(rule.pattern.match(prefix) for prefix in prefixes):
-            keep = rule.negate
-    return keep
-
-
-def context_files(context: Path, rules: Sequence[Rule]) -> list[str]:
-    """The build context's files as docker sends them (relative POSIX paths, sorted)."""
-    # An excluded folder can only be skipped whole when no '!' rule could bring something back.
-    prunable = not any(rule.negate for rule in rules)
-    found = []
-    for folder, dirs, files in os.walk(context):
-        relative = Path(folder).relative_to(context).as_posix()
-        base = "" if relative == "." else relative + "/"
-        if prunable:
-            dirs[:] = [d for d in dirs if included(base + d, rules)]
-        found.extend(base + name for name in files if included(base + name, rules))
-    return sorted(set(found) | {name for name in ALWAYS_HASHED if (context / name).is_file()})
-
-
 def content_tag(context: Path) -> str:
     """The first hex digits of a hash over every sent file's path, executable bit and content."""
-    ignore = context / ".dockerignore"
-    rules = parse_dockerignore(ignore.read_text() if ignore.is_file() else "")
     digest = hashlib.sha256()
-    for relative in context_files(context, rules):
+    for relative in sent_files(context):
         path = context / relative
         info = path.lstat()
         body = os.readlink(path).encode() if stat.S_ISLNK(info.st_mode) else path.read_bytes()

@@ -10,6 +10,7 @@ the secrets module).
 """
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .images import BuiltImage, build, load_images
 from .kube import kubectl, selector
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
+from .remote import on_host
 from .report import Report
 from .rollout import wait
 from .secrets import hidden_prompt, prepare
@@ -139,14 +141,17 @@ def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> 
         "no_cache": "Rebuild without docker's layer cache.",
         "json": "Print the summary as JSON on stdout.",
         "dry_run": "Check everything and print every command that would change something; change nothing.",
+        "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",
     },
 )
 def deploy(c, method=None, provider=None, context=None, namespace=None, build_in_cluster=False, force=False,
-           no_cache=False, json=False, dry_run=False):  # noqa: A002 (the flag is --json)
+           no_cache=False, json=False, dry_run=False, host=None):  # noqa: A002 (the flag is --json)
     """Build, load and roll out the app, then prove it runs; a re-run with nothing changed restarts nothing."""
     cfg = resolve(c, method=method, provider=provider, context=context, context_explicit=bool(context),
-                  namespace=namespace, build_in_cluster=build_in_cluster or None, json=json, dry_run=dry_run)
-    deploy_release(c, cfg, Report(json_mode=cfg.json), Deploy(force=force, no_cache=no_cache))
+                  namespace=namespace, build_in_cluster=build_in_cluster or None, json=json, dry_run=dry_run,
+                  host=host)
+    with on_host(c, cfg) as here:
+        deploy_release(here, cfg, Report(json_mode=cfg.json), Deploy(force=force, no_cache=no_cache))
 
 
 @task(
@@ -157,19 +162,24 @@ def deploy(c, method=None, provider=None, context=None, namespace=None, build_in
         "context": "Kube context to use (a non-local one must be named here explicitly).",
         "namespace": "Namespace of the Secret.",
         "dry_run": "Check and print the plan without changing anything.",
+        "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",
     },
     iterable=["set"],
 )
-def prepare_secrets(c, from_env=None, set=None, output=None, context=None, namespace=None, dry_run=False):  # noqa: A002
+def prepare_secrets(c, from_env=None, set=None, output=None, context=None, namespace=None, dry_run=False,  # noqa: A002
+                    host=None):
     """Create or update the app's Secret from .env: validated, generated where possible, applied via stdin."""
-    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), namespace=namespace)
+    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), namespace=namespace,
+                  host=host)
     interactive = sys.stdin.isatty()
     if set and not interactive:
         fail("--set asks for values with hidden input and needs a terminal",
              "run it in a terminal, or put the values in a gitignored file and pass --from-env FILE",
              ExitCode.BAD_INPUT)
-    if not output:
-        require_cluster(c, cfg)
-    prepare(c, cfg, Report(), env_file=Path(from_env).resolve() if from_env else None,
-            ask=hidden_prompt if interactive else None, force_ask=tuple(set or ()),
-            output=Path(output).resolve() if output else None)
+    # The .env is read here and its values travel on SSH stdin; a --output file stays on this machine.
+    with nullcontext(c) if output else on_host(c, cfg) as here:
+        if not output:
+            require_cluster(here, cfg)
+        prepare(here, cfg, Report(), env_file=Path(from_env).resolve() if from_env else None,
+                ask=hidden_prompt if interactive else None, force_ask=tuple(set or ()),
+                output=Path(output).resolve() if output else None)

@@ -18,6 +18,7 @@ from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .lint import consistency_findings, images_of
 from .providers import in_cluster_build, minikube, minikube_driver, provider_for
+from .remote import checks_everywhere
 from .report import Report
 from .secrets import check_env
 
@@ -210,11 +211,11 @@ def require_cluster(c: Context, cfg: Settings) -> None:
 
 
 @task(help={"context": "Kube context to check (a non-local one must be named here explicitly).",
-            "json": "Print the checks as JSON on stdout."})
-def doctor(c, context=None, json=False):  # noqa: A002 (the flag is --json)
+            "json": "Print the checks as JSON on stdout.",
+            "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",})
+def doctor(c, context=None, json=False, host=None):  # noqa: A002 (the flag is --json)
     """Check tools, daemon, cluster, context, .env and sources; print each problem with its fix. Changes nothing."""
-    cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
-    report = Report(json_mode=cfg.json)
-    checks, _ = gather(c, cfg)
-    show(report, checks)
+    cfg = resolve(c, context=context, context_explicit=bool(context), json=json, host=host)
+    checks = checks_everywhere(c, cfg, lambda here: gather(here, cfg)[0])
+    show(Report(json_mode=cfg.json), checks)
     require(checks, "doctor found problems")

@@ -27,6 +27,7 @@ import re
 import socket
 import stat
 import tarfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -38,7 +39,7 @@ from invoke import Context, Exit, UnexpectedExit
 from .commands import echo, probe, run
 from .config import Settings, SshSettings
 from .errors import ExitCode, fail
-from .images import context_files, parse_dockerignore
+from .dockerignore import sent_files
 
 TARGET = re.compile(
     r"^(?:(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@)?"
@@ -163,9 +164,7 @@ def project_files(cfg: Settings) -> list[str]:
     """What remote commands read by path, relative to the project root."""
     files: set[Path] = set()
     for spec in cfg.images:
-        ignore = spec.context / ".dockerignore"
-        rules = parse_dockerignore(ignore.read_text() if ignore.is_file() else "")
-        files.update(spec.context / name for name in context_files(spec.context, rules))
+        files.update(spec.context / name for name in sent_files(spec.context))
     for folder in (cfg.chart, cfg.manifests):
         files.update(path for path in folder.rglob("*") if path.is_file() or path.is_symlink())
     files.update(path for path in cfg.chart_values if path.is_file())
@@ -267,17 +266,26 @@ def _fabric_types() -> tuple[type, type]:
         local_root = ""
         remote_root = ""
         synced = False
+        # Parallel steps (the two image builds) wait for the one sync; reentrant
+        # because the sync's own commands come back through run().
+        sync_lock = threading.RLock()
 
         def run(self, command, **kwargs):
             remote_command = mapped(command, self.local_root, self.remote_root) if self.local_root else command
-            if remote_command != command and not self.synced:
-                # Set first: the sync's own commands come back through here.
-                self.synced = True
-                sync(self, self.settings, self.remote_root)
-                # A dry run leaves the folder as it was, possibly absent.
-                if not self.settings.dry_run:
-                    self.command_cwds = [self.remote_root]
+            if remote_command != command:
+                with self.sync_lock:
+                    self._sync_once()
             return super().run(remote_command, **kwargs)
+
+        def _sync_once(self) -> None:
+            if self.synced:
+                return
+            # Set first: the sync's own commands come back through run().
+            self.synced = True
+            sync(self, self.settings, self.remote_root)
+            # A dry run leaves the folder as it was, possibly absent.
+            if not self.settings.dry_run:
+                self.command_cwds = [self.remote_root]
 
     return RemoteContext, AcceptNewPolicy
 
@@ -436,6 +444,14 @@ def outcome_of(step: Callable[[Context], object], cfg: Settings, target: Target)
             return HostOutcome(str(target), value=step(remote))
     except Exit as error:
         return HostOutcome(str(target), error=str(error.message or ""), code=error.code)
+
+
+def checks_everywhere(c: Context, cfg: Settings, gather: Callable[[Context], list]) -> list:
+    """``gather(c)`` on every host (here without one); remote checks are named after their host."""
+    outcomes = each_host(c, cfg, gather)
+    if not parse_targets(cfg.host):
+        return outcomes[0].value
+    return [replace(check, name=f"{outcome.host}: {check.name}") for outcome in outcomes for check in outcome.value]
 
 
 def each_host(c: Context, cfg: Settings, step: Callable[[Context], object]) -> list[HostOutcome]:

@@ -23,6 +23,7 @@ from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .kube import get_json, kubectl, selector
 from .preflight import Check, context_checks, ok, show
+from .remote import checks_everywhere
 from .report import Report
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
@@ -227,14 +228,19 @@ def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
 
 @task(help={"json": "Print the checks as JSON on stdout.",
             "wait": "First wait up to this many seconds for every Deployment to become available.",
-            "context": "Kube context to check (a non-local one must be named here explicitly)."})
-def validate(c, json=False, wait=0, context=None):  # noqa: A002 (the flag is --json)
+            "context": "Kube context to check (a non-local one must be named here explicitly).",
+            "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",})
+def validate(c, json=False, wait=0, context=None, host=None):  # noqa: A002 (the flag is --json)
     """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
-    cfg = resolve(c, json=json, context=context, context_explicit=bool(context))
-    if wait:
-        run(c, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
-                       f"--timeout={int(wait)}s"), hide=True, warn=True)
-    found = checks(c, cfg, local_images(c, cfg))
+    cfg = resolve(c, json=json, context=context, context_explicit=bool(context), host=host)
+
+    def checks_here(here: Context) -> list[Check]:
+        if wait:
+            run(here, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
+                              f"--timeout={int(wait)}s"), hide=True, warn=True)
+        return checks(here, cfg, local_images(here, cfg))
+
+    found = checks_everywhere(c, cfg, checks_here)
     show(Report(json_mode=cfg.json), found)
     code = exit_code(found)
     if code:

@@ -75,11 +75,6 @@ def test_prepare_secrets_over_ssh_leaves_no_trace(e2e_cluster, cluster_sshd, nam
     assert tree(remote_dir) == {}
 
 
-def _takes_host(task: str) -> bool:
-    shown = subprocess.run([str(INVOKE), "--help", task], cwd=ROOT, capture_output=True, text=True)
-    return "--host" in shown.stdout
-
-
 def _invoke(env: dict, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run([str(INVOKE), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, f"invoke {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
@@ -87,14 +82,16 @@ def _invoke(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_deploy_validate_clean_over_ssh(e2e_cluster, cluster_sshd, kube, tmp_path):  # noqa: F811
-    if not all(_takes_host(task) for task in ("deploy", "validate", "clean", "prepare-secrets")):
-        pytest.skip("the tasks have no --host yet (issue 8: the per-task integration line)")
     remote_dir = tmp_path / "rw"
+    env_file = tmp_path / "app.env"
+    env_file.write_text("JWT_SECRET=\nPOSTGRES_PASSWORD=\nDATABASE_URL=\nOPENAI_API_KEY=\nOPENAI_BASE_URL=\n"
+                        "OPENAI_MODEL=\n")
     name = f"e2e-ssh-{os.getpid()}"
     settings = e2e_settings(e2e_cluster, cluster_sshd, remote_dir, name)
     env = {**os.environ, "INVOKE_TODOOPS_CONTEXT": settings["context"], "INVOKE_TODOOPS_PROVIDER": "containerd",
            "INVOKE_TODOOPS_CONTAINERD_ADDRESS": settings["containerd"]["address"],
            "INVOKE_TODOOPS_NAMESPACE": name, "INVOKE_TODOOPS_HOST": cluster_sshd.target,
+           "INVOKE_TODOOPS_ENV_FILE": str(env_file),
            **{f"INVOKE_TODOOPS_SSH_{key.upper()}": value for key, value in settings["ssh"].items()}}
     try:
         _invoke(env, "prepare-secrets")

@@ -145,6 +145,7 @@ async function main() {
   const problem = daemonProblem();
   if (problem) {
     console.log(`SKIP image test: no docker daemon answers (${problem})`);
+    console.log("0 passed, 0 failed, 1 skipped");
     return;
   }
   assert.equal(
@@ -161,9 +162,11 @@ async function main() {
   await checkRunningContainer(report);
   console.log(JSON.stringify(report, null, 2));
   console.log("ok   image test");
+  console.log("1 passed, 0 failed");
 }
 
 main().catch((error) => {
   console.error(`FAIL image test: ${error.message}`);
+  console.log("0 passed, 1 failed");
   process.exitCode = 1;
 });

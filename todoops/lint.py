@@ -25,7 +25,7 @@ from invoke import Context, task
 from .commands import probe
 from .config import DEFAULTS, Settings, resolve
 from .errors import ExitCode, fail
-from .render import KUBE_VERSION, Rendered, expected_manifests, read_manifests, stale_files, template
+from .render import KUBE_VERSION, KubeObject, Rendered, expected_manifests, read_manifests, stale_files, template
 from .report import Report
 
 # Providers that put images straight into the node's image store: a pull would go
@@ -66,19 +66,11 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(KubeObject):
     """One Kubernetes object and the file a person would edit to change it."""
 
     file: str
     obj: dict
-
-    @property
-    def kind(self) -> str:
-        return self.obj.get("kind", "")
-
-    @property
-    def name(self) -> str:
-        return self.obj.get("metadata", {}).get("name", "")
 
 
 @dataclass(frozen=True)

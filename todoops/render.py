@@ -46,12 +46,9 @@ UNKNOWN_KIND_ORDER = 99
 SOURCE_LINE = re.compile(r"^# Source: (?P<path>\S+)\s*$", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """One object from `helm template`: its template (relative to the chart), helm's text, the data."""
+class KubeObject:
+    """Kind and name of the Kubernetes object a subclass holds in ``obj``."""
 
-    source: str
-    text: str
     obj: dict
 
     @property
@@ -61,6 +58,15 @@ class Rendered:
     @property
     def name(self) -> str:
         return self.obj.get("metadata", {}).get("name", "")
+
+
+@dataclass(frozen=True)
+class Rendered(KubeObject):
+    """One object from `helm template`: its template (relative to the chart), helm's text, the data."""
+
+    source: str
+    text: str
+    obj: dict
 
 
 def template_argv(cfg: Settings, values_files: Sequence[Path]) -> list[str]:

@@ -38,27 +38,21 @@ def test_second_run_keeps_every_image_and_changes_nothing(make_context, capsys):
 
 
 def test_missing_python_image_is_built_with_exact_commands(make_context, tmp_path):
+    context = f"{tmp_path}/.cache/bases/python"
+    expected = [
+        f"rm -rf {context}",
+        f"mkdir -p {context}",
+        f"cp {RECIPES}/python.Dockerfile {context}/Dockerfile",
+        f"env DOCKER_BUILDKIT=0 docker build --force-rm -q --build-arg BASE=debian:bookworm-slim -t python:3.11-slim {context}",
+        "docker tag python:3.11-slim python:3.11-slim-bookworm",
+    ]
     answers = all_present()
     answers[inspect("python:3.11-slim")] = failed()
-    answers.update({line: Result() for line in [
-        f"rm -rf {tmp_path}/.cache/bases/python",
-        f"mkdir -p {tmp_path}/.cache/bases/python",
-        f"cp {RECIPES}/python.Dockerfile {tmp_path}/.cache/bases/python/Dockerfile",
-        "env DOCKER_BUILDKIT=0 docker build --force-rm -q --build-arg BASE=debian:bookworm-slim "
-        f"-t python:3.11-slim {tmp_path}/.cache/bases/python",
-        "docker tag python:3.11-slim python:3.11-slim-bookworm",
-    ]})
+    answers.update({line: Result() for line in expected})
     c = make_context(answers, bases={"mirror": MIRROR, "ca_certs": ""})
     build_bases(c, resolve(c), Report(), only=("python",))
     mutations = [line for line in commands_run(c) if not line.startswith(("docker version", "docker image inspect"))]
-    assert mutations == [
-        f"rm -rf {tmp_path}/.cache/bases/python",
-        f"mkdir -p {tmp_path}/.cache/bases/python",
-        f"cp {RECIPES}/python.Dockerfile {tmp_path}/.cache/bases/python/Dockerfile",
-        "env DOCKER_BUILDKIT=0 docker build --force-rm -q --build-arg BASE=debian:bookworm-slim "
-        f"-t python:3.11-slim {tmp_path}/.cache/bases/python",
-        "docker tag python:3.11-slim python:3.11-slim-bookworm",
-    ]
+    assert mutations == expected
 
 
 def test_debian_rootfs_commands(make_context, tmp_path):

@@ -33,9 +33,14 @@ from tests.e2e.harness import config as harness_config
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = REPO / ".venv" / "bin" / "invoke"
 # Never copied: big, machine-specific, generated, or secret (the developer's .env).
-COPY_IGNORE = shutil.ignore_patterns(
+_IGNORED = shutil.ignore_patterns(
     ".git", "node_modules", ".venv", ".next", "test-artifacts", "__pycache__", ".pytest_cache",
     "*.egg-info", "coverage", ".env", ".env.*", "*.secret.yaml", "secrets", "*.tsbuildinfo")
+
+
+def COPY_IGNORE(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (a copytree ignore callable)
+    # .env.example documents the keys (preflight reads it); every other .env* may hold real secrets.
+    return _IGNORED(folder, names) - {".env.example"}
 # The objects the chart and k8s/ name (release todo-app).
 RELEASE = "todo-app"
 BACKEND = f"{RELEASE}-backend"

@@ -31,6 +31,10 @@ class Counts:
         return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
 
 
+# Colour codes (vitest colours even through a pipe) would split the closing line's words.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _count(pattern: str, text: str) -> int:
     return sum(int(n) for n in re.findall(pattern, text))
 
@@ -95,7 +99,7 @@ def run_suite(c: Context, suite: Suite, report: Report) -> Counts:
             run(c, argv, mutates=True)
     with report.step(f"{suite.name}: tests"):
         result = run(c, suite.command, warn=True)
-    counts = suite.counts(result.stdout)
+    counts = suite.counts(ANSI_ESCAPE.sub("", result.stdout))
     if result.exited and not counts.failed:
         # Crashed before its summary, or pytest's "no tests collected" (exit 5).
         counts = Counts(counts.passed, counts.failed + 1, counts.skipped)

@@ -275,9 +275,9 @@ def test_doctor_over_ssh_finds_what_doctor_finds_here(sshd, settings_for):
     local, _ = preflight.gather(Context(), cfg)
     with remote.on_host(Context(), cfg) as c:
         far, _ = preflight.gather(c, cfg)
-    # The "remote" is this machine: same tools, daemon and kubeconfig, so the same verdicts.
-    assert [(check.name, check.status, check.detail) for check in far] == \
-        [(check.name, check.status, check.detail) for check in local]
+    # The "remote" is this machine: same tools, daemon and kubeconfig, so the same verdicts
+    # (details such as a tool's version may differ: the SSH login shell has its own PATH).
+    assert [(check.name, check.status) for check in far] == [(check.name, check.status) for check in local]
 
 
 def test_doctor_names_the_host_that_lacks_docker(sshd_without_docker, settings_for, project, remote_dir, capfd):

@@ -44,6 +44,12 @@ def test_crash_before_summary_counts_as_a_failure(make_context):
     assert run_suite(c, _suite(), Report()) == Counts(0, 1, 0)
 
 
+def test_coloured_output_is_counted(make_context):
+    coloured = "\x1b[2m      Tests \x1b[22m \x1b[1m\x1b[32m60 passed\x1b[39m\x1b[22m\x1b[90m (60)\x1b[39m\n"
+    suite = Suite("demo", "tests", (), ["npm", "test"], vitest_counts)
+    assert run_suite(make_context({"npm test": Result(stdout=coloured)}), suite, Report()) == Counts(60, 0, 0)
+
+
 def test_passing_suite(make_context):
     c = make_context({"pytest -q": Result(stdout="4 passed in 0.2s")})
     assert run_suite(c, _suite(), Report()) == Counts(4, 0, 0)

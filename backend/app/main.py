@@ -11,7 +11,7 @@ from app.api import auth, chat, health, tasks
 from app.api.deps import Runtime
 from app.chat.llm import ModelChat
 from app.config import Settings
-from app.db import create_db_engine, session_factory
+from app.db import create_db_engine, one_statement_session_factory, session_factory
 from app.errors import install_error_handlers
 from app.middleware import BodyLimit, RequestContext
 from app.migrate import upgrade_to_head
@@ -45,7 +45,13 @@ def _build_runtime(settings: Settings) -> Runtime:
     model = None
     if settings.llm_enabled:
         model = ModelChat(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
-    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine), model=model)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        one_statement_sessions=one_statement_session_factory(engine),
+        model=model,
+    )
 
 
 @asynccontextmanager

@@ -1,10 +1,12 @@
 """Password hashing (scrypt, a memory-hard KDF from the standard library) and JWTs."""
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -55,8 +57,20 @@ def create_access_token(user_id: int, secret: str, expire_minutes: int) -> str:
 
 def user_id_from_token(token: str, secret: str) -> int | None:
     """The user id a valid, unexpired token names, else None."""
+    verified = _verified_claims(token, secret)
+    if verified is None:
+        return None
+    user_id, expires_at = verified
+    # Checked again on every call: a cached token must stop working the moment it expires.
+    return user_id if time.time() < expires_at else None
+
+
+# A token's claims never change, so verifying it once is enough; decoding and checking the signature
+# on every request cost more than the task query. Bounded, so junk tokens cannot grow it.
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> tuple[int, float] | None:
     try:
         claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]})
-        return int(claims["sub"])
+        return int(claims["sub"]), float(claims["exp"])
     except (jwt.InvalidTokenError, ValueError):
         return None

@@ -4,7 +4,9 @@ Every query is scoped by user_id, so another user's task id behaves exactly
 like an id that does not exist.
 """
 
-from sqlalchemy import case, or_, select
+from collections.abc import Sequence
+
+from sqlalchemy import Row, case, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
@@ -21,8 +23,10 @@ class TaskNotFound(ApiError):
         self.task_id = task_id
 
 
-def list_tasks(session: Session, user_id: int, filters: TaskFilters) -> list[Task]:
-    query = select(Task).where(Task.user_id == user_id)
+def list_tasks(session: Session, user_id: int, filters: TaskFilters) -> Sequence[Row]:
+    """Read-only rows with the task's attributes: building ORM objects for up to 500 rows per call
+    cost as much as the rest of the request."""
+    query = select(*Task.__table__.columns).where(Task.user_id == user_id)
     if filters.done is not None:
         query = query.where(Task.done == filters.done)
     if filters.priority:
@@ -36,7 +40,7 @@ def list_tasks(session: Session, user_id: int, filters: TaskFilters) -> list[Tas
     if filters.due_after:
         query = query.where(Task.due_date >= filters.due_after)
     query = query.order_by(*_ordering(filters.sort)).limit(filters.limit).offset(filters.offset)
-    return list(session.scalars(query))
+    return session.execute(query).all()
 
 
 def _escape_like(text: str) -> str:

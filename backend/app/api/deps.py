@@ -22,6 +22,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    one_statement_sessions: sessionmaker[Session]
     model: ModelChat | None
     migrated: threading.Event = field(default_factory=threading.Event)
 
@@ -39,6 +40,11 @@ async def get_sessions(runtime: Annotated[Runtime, Depends(get_runtime)]) -> ses
     its pooled connection until a worker thread frees up: under load, connections then run out.
     """
     return runtime.sessions
+
+
+async def get_one_statement_sessions(runtime: Annotated[Runtime, Depends(get_runtime)]) -> sessionmaker[Session]:
+    """Like get_sessions, for endpoints whose work is one SQL statement (see one_statement_session_factory)."""
+    return runtime.one_statement_sessions
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -59,4 +65,5 @@ async def current_user_id(
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+OneStatementSessionsDep = Annotated[sessionmaker[Session], Depends(get_one_statement_sessions)]
 UserIdDep = Annotated[int, Depends(current_user_id)]

@@ -84,6 +84,18 @@ def test_exit_code_priority():
     assert exit_code([Check("c", "warn", "")]) is None
 
 
+def test_image_check_ignores_terminating_pods_of_the_old_version():
+    current = fixture("pods-healthy.json")["items"][0]
+    old = json.loads(json.dumps(current))
+    old["metadata"]["name"] = "todo-app-backend-6d6446577-zc4vc"
+    old["status"]["containerStatuses"][0].update(image="docker.io/library/todo-backend:0ld0ld0ld0ld",
+                                                 imageID="sha256:bb")
+    assert image_checks([current, old], [BACKEND])[0].status == "fail"
+    # Right after a rollout the old ReplicaSet's pods are still terminating: they no longer count.
+    old["metadata"]["deletionTimestamp"] = "2026-11-22T03:44:30Z"
+    assert image_checks([current, old], [BACKEND])[0].status == "ok"
+
+
 def test_pure_checks_on_recorded_pods():
     crash = fixture("pods-crash-loop.json")["items"]
     assert restart_checks(crash)[0].status == "fail"

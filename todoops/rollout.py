@@ -56,6 +56,11 @@ def probe_events(events: Sequence[Mapping]) -> list[str]:
     return [e.get("message", "") for e in events if e.get("reason") == "Unhealthy"]
 
 
+def probe_kills(events: Sequence[Mapping]) -> list[str]:
+    """Kubelet's "Container X failed liveness/startup probe, will be restarted" events."""
+    return [e.get("message", "") for e in events if e.get("reason") == "Killing" and "probe" in e.get("message", "")]
+
+
 def classify(pod: Mapping, events: Sequence[Mapping]) -> Diagnosis | None:
     """Why one pod is not ready, from its status and events; None when it is ready."""
     if is_ready(pod):
@@ -76,8 +81,10 @@ def classify(pod: Mapping, events: Sequence[Mapping]) -> Diagnosis | None:
             return Diagnosis(name, container["name"], "config-error", reason, message)
         crashed = container.get("lastState", {}).get("terminated")
         if reason == "CrashLoopBackOff" or (crashed and container.get("restartCount", 0)):
+            # Only a kubelet kill makes a restart the probe's fault: an app that exits on start is often
+            # probed once before it dies ("Startup probe failed: connection refused"), which is no cause.
             liveness = [m for m in unhealthy if m.startswith(("Liveness", "Startup"))]
-            if liveness:
+            if liveness and probe_kills(events):
                 return Diagnosis(name, container["name"], "probe-failure", "Unhealthy", liveness[-1], previous=True)
             detail = f"exit code {crashed.get('exitCode')} ({crashed.get('reason', '')})" if crashed else message
             return Diagnosis(name, container["name"], "crash-loop", reason or "Restarted", detail, previous=True)

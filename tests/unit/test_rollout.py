@@ -29,6 +29,18 @@ def test_each_failure_class_is_recognised(name, kind, reason, detail, previous):
     assert detail in diagnosis.message
 
 
+def test_crash_at_start_probed_once_is_a_crash_not_a_probe_failure():
+    # Seen on the e2e cluster: the startup probe hit the port before the process exited; kubelet killed nothing.
+    pods = fixture("pods-crash-loop.json")
+    name = pods["items"][0]["metadata"]["name"]
+    probed = {"items": fixture("events.json")["items"] + [
+        {"involvedObject": {"name": name}, "reason": "Unhealthy", "type": "Warning",
+         "lastTimestamp": "2026-02-02T10:00:05Z",
+         "message": 'Startup probe failed: Get "http://10.244.0.34:8000/health": connect: connection refused'}]}
+    [diagnosis] = diagnose(pods, probed)
+    assert (diagnosis.kind, diagnosis.previous) == ("crash-loop", True)
+
+
 def test_healthy_pods_need_no_diagnosis():
     assert diagnose(fixture("pods-healthy.json"), fixture("events.json")) == []
 

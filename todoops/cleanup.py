@@ -2,7 +2,9 @@
 
 Assumptions: every object of the release carries ``selector(cfg)`` labels and
 the helm release (if any) is named ``cfg.release``. The namespace goes only
-when its ``managed-by`` label says the suite created it. The whole plan is
+when its ``managed-by`` label says the suite created it and
+nothing the suite did not create lives in it. Images leave the node only when no
+pod of another namespace runs them. The whole plan is
 gathered first, shown, confirmed, then carried out; a second run finds nothing
 and succeeds.
 """
@@ -17,7 +19,7 @@ from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, selector
 from .preflight import require_cluster
-from .providers import ctr, listed_refs, minikube
+from .providers import ctr, listed_refs, minikube, normalize
 from .remote import on_host
 from .report import Report
 
@@ -43,7 +45,35 @@ def cluster_image_steps(c: Context, cfg: Settings) -> list[Step]:
         return []
     result = probe(c, listing)
     refs = ours(cfg, listed_refs(result.stdout)) if result.ok else []
+    if refs:
+        # The node's image store is shared: an image another namespace's pod runs must stay.
+        pods = probe(c, ["kubectl", "--context", cfg.context, "get", "pods", "--all-namespaces", "--no-headers",
+                         "-o", "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
+        in_use = images_in_use(pods.stdout, cfg.namespace) if pods.ok else set(refs)
+        refs = [ref for ref in refs if ref not in in_use]
     return [(f"{len(refs)} image(s) from the cluster", [*remove, *refs])] if refs else []
+
+
+def images_in_use(pods_table: str, namespace: str) -> set[str]:
+    """Normalized image refs run by pods outside ``namespace`` (``NAMESPACE IMAGE,IMAGE`` lines)."""
+    used = set()
+    for line in pods_table.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] != namespace:
+            used.update(normalize(image) for image in parts[1].split(",") if image and image != "<none>")
+    return used
+
+
+# Every namespace has these from the start; they are nobody's objects.
+NAMESPACE_DEFAULTS = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
+
+
+def foreign_objects(c: Context, cfg: Settings, ours: list[str]) -> list[str]:
+    """Objects in the namespace that the suite did not create (deleting the namespace would take them too)."""
+    everything = probe(c, kubectl(cfg, "get", ",".join(KINDS), "-o", "name"))
+    if not everything.ok:
+        return ["(the namespace's objects could not be listed)"]
+    return sorted(set(everything.stdout.split()) - set(ours) - NAMESPACE_DEFAULTS)
 
 
 def local_image_steps(c: Context, cfg: Settings) -> list[Step]:
@@ -53,8 +83,8 @@ def local_image_steps(c: Context, cfg: Settings) -> list[Step]:
     return [(f"{len(refs)} local image(s)", ["docker", "image", "rm", *refs])] if refs else []
 
 
-def plan(c: Context, cfg: Settings, local_images: bool) -> list[Step]:
-    """Everything ``clean`` would remove, in order; empty when nothing is left."""
+def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None = None) -> list[Step]:
+    """Everything ``clean`` would remove, in order; empty when nothing is left. ``notes``: what is kept, and why."""
     steps: list[Step] = []
     if release_status(c, cfg)[0]:
         steps.append((f"helm release {cfg.release}",
@@ -67,6 +97,12 @@ def plan(c: Context, cfg: Settings, local_images: bool) -> list[Step]:
     steps += cluster_image_steps(c, cfg) + (local_image_steps(c, cfg) if local_images else [])
     namespace = get_json(c, cfg, "namespace", cfg.namespace)
     if namespace and namespace["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) == MANAGED_BY:
+        foreign = foreign_objects(c, cfg, names)
+        if foreign:
+            (notes if notes is not None else []).append(
+                f"namespace {cfg.namespace} kept: it holds {len(foreign)} object(s) the suite did not create "
+                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''})")
+            return steps
         steps.append((f"namespace {cfg.namespace} (created by the suite)",
                       kubectl(cfg, "delete", "namespace", cfg.namespace, "--ignore-not-found", "--wait=true")))
     return steps
@@ -78,7 +114,10 @@ def ask_terminal(question: str) -> bool:
 
 def clean_release(c: Context, cfg: Settings, report: Report, *, yes: bool, local_images: bool = False,
                   confirm: Callable[[str], bool] | None = None) -> None:
-    steps = plan(c, cfg, local_images)
+    notes: list[str] = []
+    steps = plan(c, cfg, local_images, notes)
+    for note in notes:
+        report.line("info", note)
     if not steps:
         report.line("ok", f"nothing to clean for release {cfg.release} in {cfg.namespace}")
         return

@@ -25,13 +25,17 @@ OURS = json.dumps({"metadata": {"labels": {"app.kubernetes.io/managed-by": "todo
 DELETE_OBJECTS = line([*KUBECTL, "delete", *OBJECTS.split(), "--ignore-not-found", "--wait=true"])
 REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
 DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
+PODS = line(["kubectl", "--context", "todoops-e2e", "get", "pods", "--all-namespaces", "--no-headers", "-o",
+             "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
+EVERYTHING = line([*KUBECTL, "get", ",".join(KINDS), "-o", "name"])
 
 
 def deployed(**overrides) -> dict:
     return {HELM_STATUS: failed(), LISTED: ok(OBJECTS), NAMESPACE: ok(OURS),
             IMAGES: ok("docker.io/library/todo-backend:abc\ndocker.io/library/todo-frontend:def\n"
                        "docker.io/library/postgres:15\n"), DELETE_OBJECTS: ok(), REMOVE_IMAGES: ok(),
-            DELETE_NAMESPACE: ok(), **overrides}
+            DELETE_NAMESPACE: ok(), PODS: ok("todo-app   todo-backend:abc,todo-frontend:def\n"),
+            EVERYTHING: ok(OBJECTS + "configmap/kube-root-ca.crt\nserviceaccount/default\n"), **overrides}
 
 
 def test_removes_labelled_objects_images_and_our_namespace_in_reverse_order(make_context):
@@ -46,7 +50,7 @@ def test_helm_release_is_uninstalled_first(make_context):
     c = make_context(deployed(**{HELM_STATUS: ok(json.dumps({"info": {"status": "deployed"}, "version": 2})),
                                  uninstall: ok()}), **CONFIG)
     clean_release(c, resolve(c), Report(), yes=True)
-    assert commands_run(c)[4:] == [uninstall, DELETE_OBJECTS, REMOVE_IMAGES, DELETE_NAMESPACE]
+    assert commands_run(c)[6:] == [uninstall, DELETE_OBJECTS, REMOVE_IMAGES, DELETE_NAMESPACE]
 
 
 def test_a_namespace_we_did_not_create_stays(make_context):
@@ -55,10 +59,27 @@ def test_a_namespace_we_did_not_create_stays(make_context):
     assert DELETE_NAMESPACE not in commands_run(c)
 
 
+def test_our_namespace_stays_when_it_holds_objects_we_did_not_create(make_context, capsys):
+    c = make_context(deployed(**{EVERYTHING: ok(OBJECTS + "configmap/someone-elses\nserviceaccount/default\n")}),
+                     **CONFIG)
+    clean_release(c, resolve(c), Report(), yes=True)
+    assert DELETE_OBJECTS in commands_run(c) and DELETE_NAMESPACE not in commands_run(c)
+    assert "namespace todo-app kept: it holds 1 object(s) the suite did not create (configmap/someone-elses)" \
+        in capsys.readouterr().out
+
+
+def test_images_another_namespace_runs_stay_on_the_node(make_context):
+    remove_frontend = line([*CTR, "images", "rm", "docker.io/library/todo-frontend:def"])
+    pods = ok("todo-app   todo-backend:abc,todo-frontend:def\nother   todo-backend:abc\n")
+    c = make_context(deployed(**{PODS: pods, remove_frontend: ok()}), **CONFIG)
+    clean_release(c, resolve(c), Report(), yes=True)
+    assert remove_frontend in commands_run(c) and REMOVE_IMAGES not in commands_run(c)
+
+
 def test_dry_run_lists_and_deletes_nothing(make_context, capsys):
     c = make_context(deployed(), **CONFIG)
     clean_release(c, resolve(c, dry_run=True), Report(), yes=False)
-    assert commands_run(c) == [HELM_STATUS, LISTED, IMAGES, NAMESPACE]
+    assert commands_run(c) == [HELM_STATUS, LISTED, IMAGES, PODS, NAMESPACE, EVERYTHING]
     out = capsys.readouterr().out
     assert "would remove: 4 labelled object(s)" in out and "would remove: namespace todo-app" in out
 

@@ -6,6 +6,7 @@ broken test layout hides, so it never passes silently.
 """
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,8 @@ def run_suite(c: Context, suite: Suite, report: Report) -> Counts:
     with report.step(f"{suite.name}: set up"):
         for argv in suite.setup:
             run(c, argv, mutates=True)
-    with report.step(f"{suite.name}: tests"):
-        result = run(c, suite.command, warn=True)
+    started = time.monotonic()
+    result = run(c, suite.command, warn=True)
     counts = suite.counts(ANSI_ESCAPE.sub("", result.stdout))
     if result.exited and not counts.failed:
         # Crashed before its summary, or pytest's "no tests collected" (exit 5).
@@ -106,6 +107,8 @@ def run_suite(c: Context, suite: Suite, report: Report) -> Counts:
     if counts.passed + counts.failed == 0:
         counts = Counts(0, 1, counts.skipped)
         report.line("fail", f"{suite.name}: no test ran")
+    report.line("fail" if counts.failed else "ok",
+                f"{suite.name}: {counts} ({time.monotonic() - started:.1f}s)")
     return counts
 
 

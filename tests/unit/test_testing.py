@@ -39,9 +39,10 @@ def test_no_test_collected_counts_as_a_failure(make_context):
     assert run_suite(c, _suite(), Report()).failed == 1
 
 
-def test_crash_before_summary_counts_as_a_failure(make_context):
+def test_crash_before_summary_counts_as_a_failure(make_context, capsys):
     c = make_context({"pytest -q": Result(exited=2, stdout="ImportError while loading conftest")})
     assert run_suite(c, _suite(), Report()) == Counts(0, 1, 0)
+    assert "[fail] demo: 0 passed, 1 failed, 0 skipped" in capsys.readouterr().out
 
 
 def test_coloured_output_is_counted(make_context):

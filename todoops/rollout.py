@@ -31,6 +31,8 @@ ADVICE = {
     "config-error": "the pod references configuration that does not exist: run `invoke prepare-secrets` "
                     "(missing Secret or key) or fix the ConfigMap",
     "unschedulable": "no node can take the pod: lower the resource requests in the chart values or free the node",
+    "unbound-volume": "the pod waits for its PersistentVolumeClaim: check `kubectl get pvc,storageclass` "
+                      "(a default StorageClass whose provisioner runs) and the claim's events",
     "pending": "the pod has not started yet: read its events above",
 }
 LOGGED = ("crash-loop", "probe-failure")
@@ -69,7 +71,10 @@ def classify(pod: Mapping, events: Sequence[Mapping]) -> Diagnosis | None:
     status = pod.get("status", {})
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            return Diagnosis(name, "", "unschedulable", "Unschedulable", condition.get("message", ""))
+            message = condition.get("message", "")
+            # A claim without a volume is a storage problem, not a lack of CPU or memory.
+            kind = "unbound-volume" if "unbound" in message and "PersistentVolumeClaim" in message else "unschedulable"
+            return Diagnosis(name, "", kind, "Unschedulable", message)
     statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
     unhealthy = probe_events(events)
     for container in statuses:

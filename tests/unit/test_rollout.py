@@ -41,6 +41,15 @@ def test_crash_at_start_probed_once_is_a_crash_not_a_probe_failure():
     assert (diagnosis.kind, diagnosis.previous) == ("crash-loop", True)
 
 
+def test_unbound_claim_is_a_storage_problem_not_a_lack_of_resources():
+    pods = json.loads(json.dumps(fixture("pods-unschedulable.json")))
+    for condition in (c for pod in pods["items"] for c in pod["status"].get("conditions", [])):
+        if condition.get("reason") == "Unschedulable":
+            condition["message"] = "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+    [diagnosis] = diagnose(pods, {"items": []})
+    assert diagnosis.kind == "unbound-volume"
+
+
 def test_healthy_pods_need_no_diagnosis():
     assert diagnose(fixture("pods-healthy.json"), fixture("events.json")) == []
 

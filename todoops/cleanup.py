@@ -93,7 +93,7 @@ def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None 
     names = listed.stdout.split() if listed.ok else []
     if names:
         steps.append((f"{len(names)} labelled object(s): {', '.join(names)}",
-                      kubectl(cfg, "delete", *names, "--ignore-not-found", "--wait=true")))
+                      kubectl(cfg, "delete", *names, "--ignore-not-found", "--wait=true", "--cascade=foreground")))
     steps += cluster_image_steps(c, cfg) + (local_image_steps(c, cfg) if local_images else [])
     namespace = get_json(c, cfg, "namespace", cfg.namespace)
     if namespace and namespace["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) == MANAGED_BY:

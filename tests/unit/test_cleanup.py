@@ -22,7 +22,9 @@ CONFIG = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"ad
 OBJECTS = "ingress.networking.k8s.io/todo-app\nservice/todo-app-backend\ndeployment.apps/todo-app-backend\n" \
           "secret/todo-app-secrets\n"
 OURS = json.dumps({"metadata": {"labels": {"app.kubernetes.io/managed-by": "todoops"}}})
-DELETE_OBJECTS = line([*KUBECTL, "delete", *OBJECTS.split(), "--ignore-not-found", "--wait=true"])
+# Foreground: the delete returns once the pods are gone too, so nothing labelled is left behind.
+DELETE_OBJECTS = line([*KUBECTL, "delete", *OBJECTS.split(), "--ignore-not-found", "--wait=true",
+                       "--cascade=foreground"])
 REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
 DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
 PODS = line(["kubectl", "--context", "todoops-e2e", "get", "pods", "--all-namespaces", "--no-headers", "-o",

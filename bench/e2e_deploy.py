@@ -16,6 +16,7 @@ Everything runs in a copy of the project and in uuid-named namespaces deleted at
 """
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,8 @@ def sh(argv: list[str], *, stdin=None, env=None, timeout: float = 1800, cwd=None
 
 
 def echoed(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.lstrip().startswith("$ ")]
+    """The mutating commands the suite echoed (``$ ...``, or ``[backend] $ ...`` from a parallel build)."""
+    return [line for line in output.splitlines() if re.match(r"^(\[[\w-]+\] )?\$ ", line.lstrip())]
 
 
 def remove_from_cluster(project: Project, refs: list[str]) -> None:

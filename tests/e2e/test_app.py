@@ -9,6 +9,7 @@ later one relies on the earlier ones; test 6 deploys with helm in its own one.
 """
 
 import json
+import re
 import subprocess
 import time
 
@@ -27,9 +28,12 @@ LOAD_LINE = "images import"
 DATA = ("persisted across pod deletion", "and this one too")
 
 
+ECHOED = re.compile(r"^(\[[\w-]+\] )?\$ ")
+
+
 def command_lines(output: str, needle: str) -> list[str]:
-    """The echoed commands (``$ ...``) that contain ``needle``."""
-    return [line for line in output.splitlines() if line.lstrip().startswith("$ ") and needle in line]
+    """The echoed commands (``$ ...``, or ``[backend] $ ...`` from a parallel build) that contain ``needle``."""
+    return [line for line in output.splitlines() if ECHOED.match(line.lstrip()) and needle in line]
 
 
 def ready(pod: dict) -> bool:

@@ -96,7 +96,7 @@ def old_way(project: Project, tag: str) -> None:
 
 
 def table(rows: list[tuple[str, float, str]], baseline: float) -> str:
-    lines = [f"{"phase":<52} {'seconds':>8} {'old way / this':>15}  notes", "-" * 108]
+    lines = [f"{'phase':<52} {'seconds':>8} {'old way / this':>15}  notes", "-" * 108]
     for name, seconds, note in rows:
         ratio = f"{baseline / seconds:.1f}x" if seconds and baseline else "-"
         lines.append(f"{name:<52} {seconds:>8.1f} {ratio:>15}  {note}")

@@ -127,7 +127,7 @@ def main() -> int:
         uids = project.pod_uids()
         no_change, again = timed("no-change re-deploy", lambda: project.invoke("deploy"))
         restarted = project.pod_uids() != uids
-        project.append("backend/app/main.py", "# bench: a one-service change\n")
+        project.append("backend/app/main.py", f"# bench: a one-service change ({time.time_ns()})\n")
         one, changed = timed("one-service change", lambda: project.invoke("deploy"))
         old, _ = timed("old way", lambda: old_way(project, f"oldway-{int(time.time())}"))
 

@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -105,7 +106,8 @@ def test_3_backend_change_rolls_only_backend_with_zero_failed_requests(app, user
     frontend_before = {p["metadata"]["uid"] for p in app.component_pods("frontend")}
     backend_before = {p["metadata"]["uid"] for p in app.component_pods("backend")}
     database_before = {p["metadata"]["uid"] for p in app.component_pods("postgresql")}
-    app.append("backend/app/main.py", "# e2e test 3: a harmless change to the backend source\n")
+    # Unique per run: the tag is content-addressed, and an earlier run's image would not be rebuilt.
+    app.append("backend/app/main.py", f"# e2e test 3: a harmless change to the backend source ({uuid.uuid4()})\n")
     with port_forward(app, f"service/{FRONTEND}", FRONTEND_PORT) as base:
         headers = {"cookie": user["cookie"]}
         wait_http(f"{base}/api/healthz")
@@ -225,7 +227,7 @@ def test_6_helm_install_upgrade_rollback(helm_app):
     helm_app.invoke("validate")
     assert [entry["revision"] for entry in helm_history(helm_app)] == [1]
 
-    helm_app.append("backend/app/main.py", "# e2e test 6: an upgrade\n")
+    helm_app.append("backend/app/main.py", f"# e2e test 6: an upgrade ({uuid.uuid4()})\n")
     upgraded = helm_app.invoke("deploy")
     assert len(command_lines(upgraded.output, BUILD_LINE)) == 1
     helm_app.invoke("validate")

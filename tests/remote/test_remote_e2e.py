@@ -95,7 +95,9 @@ def test_deploy_validate_clean_over_ssh(e2e_cluster, cluster_sshd, kube, tmp_pat
            **{f"INVOKE_TODOOPS_SSH_{key.upper()}": value for key, value in settings["ssh"].items()}}
     try:
         _invoke(env, "prepare-secrets")
-        deployed = _invoke(env, "deploy")
+        # --force: the build runs on the remote even when an earlier run made these content tags,
+        # so the lazy sync of the build contexts certainly happens.
+        deployed = _invoke(env, "deploy", "--force")
         _invoke(env, "validate")
         _invoke(env, "clean", "--yes")
         _invoke(env, "clean", "--yes")

@@ -38,7 +38,9 @@ def command_lines(output: str, needle: str) -> list[str]:
 
 
 def ready(pod: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+    """Serving: Ready and not on its way out (a stopping pod drains for drainSeconds while still Ready)."""
+    return "deletionTimestamp" not in pod["metadata"] and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,9 @@ def app(e2e_cluster, pristine, tmp_path_factory):
     project = Project.create(tmp_path_factory.mktemp("app"), new_namespace(), e2e_cluster, source=pristine)
     yield project
     project.invoke("clean", "--yes", check=False, timeout=600)
-    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--wait=false", check=False)
+    # Wait until its pods are gone: while they run, later tests' clean must keep the images they use.
+    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--timeout=180s", check=False,
+                    timeout=240)
     print("\n".join(project.log))
 
 
@@ -208,7 +212,9 @@ def helm_app(e2e_cluster, pristine, tmp_path_factory, kube):
     project.kubectl("create", "namespace", project.namespace)
     yield project
     project.invoke("clean", "--yes", check=False, timeout=600)
-    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--wait=false", check=False)
+    # Wait until its pods are gone: while they run, later tests' clean must keep the images they use.
+    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--timeout=180s", check=False,
+                    timeout=240)
     print("\n".join(project.log))
 
 
@@ -233,7 +239,7 @@ def test_6_helm_install_upgrade_rollback(helm_app):
     helm_app.invoke("validate")
     history = helm_history(helm_app)
     assert history[-1]["revision"] == 2 and history[-1]["status"] == "deployed"
-    working = {p["metadata"]["uid"] for p in helm_app.component_pods("backend")}
+    working = {p["metadata"]["uid"] for p in helm_app.component_pods("backend") if ready(p)}
 
     # A broken upgrade: the suite diagnoses it and rolls back to revision 2.
     relative, old, new = FAILURES["crash-loop"]

@@ -3,6 +3,7 @@
  * exercise the actual fetch, headers and bodies instead of a mocked fetch.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { AddressInfo } from "node:net";
 
 export interface RecordedRequest {
@@ -62,4 +63,24 @@ export async function unusedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * One fake backend for a test file: started before its tests, its request log
+ * cleared and BACKEND_URL pointed at it before each, closed after them all.
+ */
+export function useFakeBackend(): FakeBackend {
+  let current: FakeBackend | undefined;
+  beforeAll(async () => {
+    current = await startFakeBackend();
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  beforeEach(() => {
+    current!.requests.length = 0;
+    process.env.BACKEND_URL = current!.url;
+  });
+  // The server only exists once beforeAll ran; the tests read it through this view.
+  return new Proxy({} as FakeBackend, { get: (_target, key) => Reflect.get(current!, key) });
 }

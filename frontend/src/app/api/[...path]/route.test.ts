@@ -1,22 +1,9 @@
 import { NextRequest } from "next/server";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFakeBackend, unusedPort, type FakeBackend } from "@/test/fakeBackend";
+import { describe, expect, it } from "vitest";
+import { startFakeBackend, unusedPort, useFakeBackend } from "@/test/fakeBackend";
 import { DELETE, GET, PATCH, POST } from "./route";
 
-let backend: FakeBackend;
-
-beforeAll(async () => {
-  backend = await startFakeBackend();
-});
-
-afterAll(async () => {
-  await backend.close();
-});
-
-beforeEach(() => {
-  backend.requests.length = 0;
-  process.env.BACKEND_URL = backend.url;
-});
+const backend = useFakeBackend();
 
 function browserRequest(path: string, init: { method?: string; body?: string; cookie?: string; headers?: Record<string, string> } = {}) {
   const headers = new Headers(init.headers);

@@ -1,24 +1,11 @@
 import { NextRequest } from "next/server";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFakeBackend, unusedPort, type FakeBackend } from "@/test/fakeBackend";
+import { describe, expect, it } from "vitest";
+import { unusedPort, useFakeBackend } from "@/test/fakeBackend";
 import { GET as healthz } from "../healthz/route";
 import { POST as login } from "./login/route";
 import { POST as logout } from "./logout/route";
 
-let backend: FakeBackend;
-
-beforeAll(async () => {
-  backend = await startFakeBackend();
-});
-
-afterAll(async () => {
-  await backend.close();
-});
-
-beforeEach(() => {
-  backend.requests.length = 0;
-  process.env.BACKEND_URL = backend.url;
-});
+const backend = useFakeBackend();
 
 function loginRequest(origin = "http://localhost:3000", headers: Record<string, string> = {}) {
   return new NextRequest(`${origin}/api/auth/login`, {

@@ -125,15 +125,18 @@ def test_3_backend_change_rolls_only_backend_with_zero_failed_requests(app, user
     assert len(loads) == 1 and "todo-backend:" in loads[0], loads
     assert {p["metadata"]["uid"] for p in app.component_pods("frontend")} == frontend_before
     assert {p["metadata"]["uid"] for p in app.component_pods("postgresql")} == database_before
-    backend_after = {p["metadata"]["uid"] for p in app.component_pods("backend")}
-    assert backend_after and not backend_after & backend_before
+    # Old pods may still be draining (preStop) after the rollout: they must be stopping, not serving.
+    backend_after = app.component_pods("backend")
+    serving = {p["metadata"]["uid"] for p in backend_after if ready(p)}
+    assert serving and not serving & backend_before
+    assert all("deletionTimestamp" in p["metadata"] for p in backend_after if p["metadata"]["uid"] in backend_before)
     print(f"traffic during the rollout: {traffic.ok} ok, {len(traffic.failures)} failed")
     assert traffic.total >= 20 * 10, f"only {traffic.total} requests were made"
     assert traffic.failures == [], traffic.failures[:20]
 
 
 def test_4_pod_deletion_recovers_and_data_persists(app, user):
-    backend = sorted(p["metadata"]["name"] for p in app.component_pods("backend"))[0]
+    backend = sorted(p["metadata"]["name"] for p in app.component_pods("backend") if ready(p))[0]
     database = app.component_pods("postgresql")[0]["metadata"]["name"]
     started = time.monotonic()
     app.kubectl("delete", "pod", backend, database, "--wait=false")

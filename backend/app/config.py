@@ -38,6 +38,8 @@ class Settings:
     log_level: str = "INFO"
     max_body_bytes: int = 65536
     app_env: str = "production"
+    web_concurrency: int = 1
+    worker_threads: int = 8
 
     @property
     def llm_enabled(self) -> bool:
@@ -67,9 +69,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse and validate the environment; raise ConfigError naming each bad variable."""
     problems = _Problems()
     app_env = env.get("APP_ENV", "production").strip() or "production"
+    web_concurrency = _int(env, "WEB_CONCURRENCY", 1, 1, 32, problems)
     settings = Settings(
         database_url=_database_url(env, problems),
-        jwt_secret=_jwt_secret(env, app_env, problems),
+        jwt_secret=_jwt_secret(env, app_env, web_concurrency, problems),
         jwt_expire_minutes=_int(env, "JWT_EXPIRE_MINUTES", 60, 1, 60 * 24 * 30, problems),
         cors_origins=_cors_origins(env, problems),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
@@ -78,6 +81,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=_log_level(env, problems),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 65536, 1024, 16 * 1024 * 1024, problems),
         app_env=app_env,
+        web_concurrency=web_concurrency,
+        worker_threads=_int(env, "WORKER_THREADS", 8, 1, 64, problems),
     )
     _check_llm_pair(env, problems)
     problems.raise_if_any()
@@ -133,16 +138,20 @@ def _url_from_postgres_parts(env: Mapping[str, str], problems: _Problems) -> str
     return url.render_as_string(hide_password=False)
 
 
-def _jwt_secret(env: Mapping[str, str], app_env: str, problems: _Problems) -> str:
+def _jwt_secret(env: Mapping[str, str], app_env: str, web_concurrency: int, problems: _Problems) -> str:
     secret = env.get("JWT_SECRET", "")
-    if not secret and app_env == "development":
+    if secret:
+        if len(secret) < MIN_JWT_SECRET_CHARS:
+            problems.add("JWT_SECRET", f"too short: at least {MIN_JWT_SECRET_CHARS} characters")
+    elif app_env != "development":
+        problems.add("JWT_SECRET", f"required (at least {MIN_JWT_SECRET_CHARS} characters)")
+    elif web_concurrency > 1:
+        # Each worker would draw its own secret and refuse the tokens the others signed.
+        problems.add("JWT_SECRET", "required when WEB_CONCURRENCY is above 1, even with APP_ENV=development")
+    else:
         # A per-process random secret: a laptop run works, and tokens die with the process.
         logging.getLogger(__name__).warning("JWT_SECRET unset; APP_ENV=development, using a random secret")
         return secrets.token_urlsafe(48)
-    if not secret:
-        problems.add("JWT_SECRET", f"required (at least {MIN_JWT_SECRET_CHARS} characters)")
-    elif len(secret) < MIN_JWT_SECRET_CHARS:
-        problems.add("JWT_SECRET", f"too short: at least {MIN_JWT_SECRET_CHARS} characters")
     return secret
 
 

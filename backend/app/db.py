@@ -5,17 +5,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, connections: int = 1) -> Engine:
+    """An engine whose pool keeps ``connections`` open: one per worker thread, so a request never
+    waits for a connection, and none is opened per request (each new PostgreSQL connection costs a
+    server process and a password exchange: more than the query)."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     return create_engine(
         url,
         # A restarted database leaves dead pooled connections; test each before use.
         pool_pre_ping=True,
-        # Up to 40 connections: as many as the worker threads that run sync endpoints (anyio's
-        # default), so a request never times out waiting for the pool under a burst.
-        pool_size=10,
-        max_overflow=30,
+        pool_size=connections,
+        # A little headroom for work outside the request threads (migrations at start).
+        max_overflow=2,
         pool_timeout=10,
         # Fail readiness checks fast instead of hanging while the server is away.
         connect_args={"connect_timeout": 3},
@@ -41,14 +43,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def one_statement_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for work that is one SQL statement: autocommit, so no BEGIN and COMMIT/ROLLBACK round
-    trips around it: two of the four round trips a single-statement request otherwise makes.
+def autocommit(engine: Engine) -> Engine:
+    """The engine for work that is one SQL statement: autocommit, so no BEGIN and COMMIT/ROLLBACK
+    round trips around it (two of the four round trips such a request otherwise makes).
 
     One statement is atomic and sees one snapshot anyway; anything that reads then writes, or runs
-    two statements that must agree, uses session_factory instead.
+    two statements that must agree, uses session_factory instead. Same pool as ``engine``.
     """
-    return sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def database_answers(engine: Engine) -> bool:

@@ -4,6 +4,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -11,7 +12,7 @@ from app.api import auth, chat, health, tasks
 from app.api.deps import Runtime
 from app.chat.llm import ModelChat
 from app.config import Settings
-from app.db import create_db_engine, one_statement_session_factory, session_factory
+from app.db import autocommit, create_db_engine, session_factory
 from app.errors import install_error_handlers
 from app.middleware import BodyLimit, RequestContext
 from app.migrate import upgrade_to_head
@@ -41,7 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _build_runtime(settings: Settings) -> Runtime:
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, connections=settings.worker_threads)
     model = None
     if settings.llm_enabled:
         model = ModelChat(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
@@ -49,7 +50,7 @@ def _build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        one_statement_sessions=one_statement_session_factory(engine),
+        autocommit_engine=autocommit(engine),
         model=model,
     )
 
@@ -57,6 +58,9 @@ def _build_runtime(settings: Settings) -> Runtime:
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     runtime: Runtime = app.state.runtime
+    # Sync endpoints run on anyio's worker threads (40 by default). A few are enough to overlap the
+    # database round trips; more only contend for the GIL and stretch the slowest requests.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.worker_threads
     stop = threading.Event()
     # Migrate in the background: /health answers at once and /ready stays 503 until the schema is
     # at head, so a pod whose database is still starting waits instead of crash-looping.

@@ -4,9 +4,11 @@
     python backend/bench/latency.py --base-url http://127.0.0.1:8000   # measure a server already running
 
 Each client is one user with one keep-alive connection, alternating GET (its list) and POST (a new
-task) back to back for the whole duration. Everything listens on 127.0.0.1 only, and the run
-stops by itself. The HTTP client is a few lines of asyncio, standard library only, so the figures
-measure the server rather than a client library. Prints p50/p99/max per method and the error count.
+task) back to back for the whole duration. The clients run in a container that shares the backend
+container's network namespace and talk to it on its loopback: nothing is published, and no
+port-forwarding proxy sits between them. The HTTP client is a few lines of asyncio, standard
+library only, so the figures measure the server rather than a client library. Prints p50/p99/max
+per method, the error count, and the CPU time each container used per request.
 """
 
 import argparse
@@ -17,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,6 +36,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--image", default="todo-backend:bench", help="backend image tag to build and run")
     parser.add_argument("--python-image", default="python:3.11-slim", help="base image build arg")
     parser.add_argument("--postgres-image", default="postgres:15", help="PostgreSQL image to run")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="backend worker processes, WEB_CONCURRENCY (default: one per core, %(default)s here)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     return parser.parse_args()
 
 
@@ -123,16 +127,27 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(samples: dict, errors: dict, elapsed: float, clients: int) -> None:
-    print(f"\n{clients} clients, {elapsed:.1f} s, loopback")
-    print(f"{'request':<18}{'count':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
+def summarize(samples: dict, errors: dict, elapsed: float, clients: int) -> dict:
+    methods = {}
     for method, values in samples.items():
-        if not values:
-            print(f"{method + ' /api/tasks':<18}{0:>8}{'-':>9}{'-':>9}{'-':>9}{'-':>9}{errors[method]:>8}")
-            continue
-        p50, p99 = percentile(values, 0.50) * 1000, percentile(values, 0.99) * 1000
-        print(f"{method + ' /api/tasks':<18}{len(values):>8}{len(values) / elapsed:>9.0f}{p50:>9.1f}{p99:>9.1f}"
-              f"{max(values) * 1000:>9.1f}{errors[method]:>8}")
+        methods[method] = {"count": len(values), "errors": errors[method]}
+        if values:
+            methods[method].update(p50_ms=percentile(values, 0.50) * 1000, p99_ms=percentile(values, 0.99) * 1000,
+                                   max_ms=max(values) * 1000)
+    return {"clients": clients, "seconds": elapsed, "methods": methods}
+
+
+def report(summary: dict) -> None:
+    print(f"\n{summary['clients']} clients, {summary['seconds']:.1f} s, loopback")
+    print(f"{'request':<18}{'count':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
+    for method, figures in summary["methods"].items():
+        timings = [f"{figures[key]:>9.1f}" if key in figures else f"{'-':>9}" for key in ("p50_ms", "p99_ms", "max_ms")]
+        print(f"{method + ' /api/tasks':<18}{figures['count']:>8}{figures['count'] / summary['seconds']:>9.0f}"
+              f"{''.join(timings)}{figures['errors']:>8}")
+
+
+def measure(base_url: str, clients: int, duration: float) -> dict:
+    return summarize(*asyncio.run(run_load(base_url, clients, duration)), clients)
 
 
 # ---- the containers ------------------------------------------------------------------------------
@@ -144,28 +159,15 @@ def docker(*args: str) -> str:
     return result.stdout.strip()
 
 
-def wait_until_ready(url: str, limit_s: float = 90.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    sys.exit(f"{url}/ready did not answer 200 within {limit_s:.0f} s")
-
-
 class Stack:
-    """PostgreSQL + backend on a private network; only the backend is published, on 127.0.0.1."""
+    """PostgreSQL + backend on a private network; nothing is published."""
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.suffix = uuid.uuid4().hex[:8]
         self.network, self.db, self.api = (f"todo-bench-{kind}-{self.suffix}" for kind in ("net", "db", "api"))
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> "Stack":
         started = time.monotonic()
         docker("build", "--force-rm", "-q", "--build-arg", f"PYTHON_IMAGE={self.args.python_image}",
                "-t", self.args.image, str(BACKEND_DIR))
@@ -175,12 +177,36 @@ class Stack:
         docker("run", "-d", "--name", self.db, "--network", self.network, "-e", f"POSTGRES_PASSWORD={db_password}",
                "-e", "POSTGRES_USER=todo", "-e", "POSTGRES_DB=todo", self.args.postgres_image)
         docker("run", "-d", "--name", self.api, "--network", self.network, "--read-only", "--tmpfs", "/tmp",
-               "-p", "127.0.0.1::8000", "-e", f"JWT_SECRET={uuid.uuid4().hex * 2}",
+               "-e", f"JWT_SECRET={uuid.uuid4().hex * 2}", "-e", f"WEB_CONCURRENCY={self.args.workers}",
                "-e", f"POSTGRES_HOST={self.db}", "-e", "POSTGRES_USER=todo", "-e", f"POSTGRES_PASSWORD={db_password}",
                "-e", "POSTGRES_DB=todo", self.args.image)
-        url = "http://" + docker("port", self.api, "8000/tcp").split()[0]
-        wait_until_ready(url)
-        return url
+        self.wait_until_ready()
+        return self
+
+    def wait_until_ready(self, limit_s: float = 90.0) -> None:
+        probe = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2)"
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if subprocess.run([DOCKER, "exec", self.api, "python", "-c", probe], capture_output=True).returncode == 0:
+                return
+            time.sleep(0.5)
+        sys.exit(f"the backend's /ready did not answer 200 within {limit_s:.0f} s")
+
+    def measure(self) -> dict:
+        """Run the clients beside the backend, on its loopback; add each container's CPU per request."""
+        containers = {"backend": self.api, "database": self.db}
+        before = {name: container_cpu_seconds(c) for name, c in containers.items()}
+        load = docker("run", "--rm", "--network", f"container:{self.api}", "-v", f"{Path(__file__).parent}:/bench:ro",
+                      self.args.python_image, "python", "/bench/latency.py", "--base-url", "http://127.0.0.1:8000",
+                      "--clients", str(self.args.clients), "--duration", str(self.args.duration), "--json")
+        summary = json.loads(load.splitlines()[-1])
+        requests = sum(figures["count"] for figures in summary["methods"].values())
+        summary["cpu_ms_per_request"] = {
+            name: (container_cpu_seconds(c) - before[name]) * 1000 / requests
+            for name, c in containers.items() if before[name] is not None and requests
+        }
+        summary["workers"] = self.args.workers
+        return summary
 
     def __exit__(self, exc_type, *_exc) -> None:
         if exc_type is not None:
@@ -190,15 +216,52 @@ class Stack:
         subprocess.run([DOCKER, "network", "rm", self.network], capture_output=True)
 
 
+def container_cpu_seconds(name: str) -> float | None:
+    """CPU time the container has used, from its cgroup (v1 or v2); None where it is not readable."""
+    container_id = docker("inspect", "-f", "{{.Id}}", name)
+    candidates = {
+        Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage"): 1e-9,
+        Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cpu.stat"): 1e-6,
+        Path(f"/sys/fs/cgroup/docker/{container_id}/cpu.stat"): 1e-6,
+    }
+    for path, unit in candidates.items():
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.name == "cpu.stat":
+            text = dict(line.split() for line in text.splitlines())["usage_usec"]
+        return int(text) * unit
+    return None
+
+
+def report_cpu(summary: dict) -> None:
+    cpu = summary.get("cpu_ms_per_request")
+    if cpu:
+        print(f"CPU per request ({summary['workers']} backend workers): "
+              + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
+    else:
+        print("CPU per request: the containers' cgroups are not readable here")
+
+
 def main() -> None:
     args = parse_args()
     if args.base_url:
-        report(*asyncio.run(run_load(args.base_url, args.clients, args.duration)), args.clients)
+        summary = measure(args.base_url, args.clients, args.duration)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            report(summary)
         return
     if DOCKER is None:
         sys.exit("docker CLI not found; pass --base-url to measure a running server")
-    with Stack(args) as url:
-        report(*asyncio.run(run_load(url, args.clients, args.duration)), args.clients)
+    with Stack(args) as stack:
+        summary = stack.measure()
+    if args.json:
+        print(json.dumps(summary))
+        return
+    report(summary)
+    report_cpu(summary)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ def test_defaults_with_only_a_secret():
         ({"JWT_SECRET": SECRET, "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, "OPENAI_API_KEY"),
         ({"JWT_SECRET": SECRET, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "ftp://x"}, "OPENAI_BASE_URL"),
         ({"JWT_SECRET": SECRET, "POSTGRES_HOST": "db"}, "POSTGRES_PASSWORD"),
+        ({"JWT_SECRET": SECRET, "WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"JWT_SECRET": SECRET, "WORKER_THREADS": "many"}, "WORKER_THREADS"),
+        ({"APP_ENV": "development", "WEB_CONCURRENCY": "2"}, "JWT_SECRET"),
         ({"JWT_SECRET": SECRET, "POSTGRES_HOST": "db", "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p",
           "POSTGRES_DB": "d", "POSTGRES_PORT": "x"}, "POSTGRES_PORT"),
     ],
@@ -54,6 +57,12 @@ def test_secret_values_never_in_errors_or_repr():
                               "DATABASE_URL": "postgresql://u:pw-hidden@db:5432/todo"})
     assert not {SECRET, "sk-hidden", "pw-hidden"} & set(repr(settings).split("'"))
     assert "pw-hidden" not in settings.safe_database_url
+
+
+def test_workers_and_threads():
+    assert (load_settings({"JWT_SECRET": SECRET}).web_concurrency, load_settings({"JWT_SECRET": SECRET}).worker_threads) == (1, 8)
+    settings = load_settings({"JWT_SECRET": SECRET, "WEB_CONCURRENCY": "2", "WORKER_THREADS": "4"})
+    assert (settings.web_concurrency, settings.worker_threads) == (2, 4)
 
 
 def test_development_may_run_without_a_secret():

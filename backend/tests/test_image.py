@@ -57,10 +57,10 @@ def get(url: str, timeout: float = 1.0) -> tuple[int, dict]:
         return response.status, json.loads(response.read())
 
 
-def post(url: str, body: dict) -> int:
+def post(url: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status
+        return response.status, json.loads(response.read())
 
 
 def seconds_until_ok(url: str, started_at: float, limit_s: float = 20.0) -> float:
@@ -109,7 +109,7 @@ def test_health_fast_on_read_only_rootfs_and_published_on_loopback(container):
     assert url.startswith("http://127.0.0.1:")
     seconds_until_ok(f"{url}/ready", started_at)
     # A write that lands in the SQLite file under /tmp: the only writable path.
-    assert post(f"{url}/api/auth/register", {"email": "ada@example.com", "password": "correct horse"}) == 201
+    assert post(f"{url}/api/auth/register", {"email": "ada@example.com", "password": "correct horse"})[0] == 201
     assert docker("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", name).stdout.strip() == "true"
 
 
@@ -126,3 +126,28 @@ def test_sigterm_stops_gracefully(container):
 def test_bad_config_exits_naming_the_variable(image):
     result = docker("run", "--rm", "--read-only", "-e", "JWT_SECRET=short", image, check=False)
     assert result.returncode == 2 and "JWT_SECRET" in result.stderr and "short" not in result.stderr.replace("too short", "")
+
+
+def test_two_workers_share_the_port_and_the_secret_and_stop_gracefully(image):
+    """WEB_CONCURRENCY=2: a token one worker signed works on whichever worker gets the request."""
+    name = f"todo-backend-test-{uuid.uuid4().hex[:8]}"
+    docker("run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "-e", f"JWT_SECRET={JWT_SECRET}",
+           "-e", "WEB_CONCURRENCY=2", "-p", "127.0.0.1::8000", image)
+    try:
+        url = "http://" + docker("port", name, "8000/tcp").stdout.split()[0]
+        seconds_until_ok(f"{url}/ready", time.monotonic())
+        credentials = {"email": "ada@example.com", "password": "correct horse"}
+        assert post(f"{url}/api/auth/register", credentials)[0] == 201
+        token = post(f"{url}/api/auth/login", credentials)[1]["access_token"]
+        # New connections each time, so both workers take some of them.
+        for _ in range(20):
+            request = urllib.request.Request(f"{url}/api/tasks", headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+        processes = docker("top", name, "-eo", "pid,args").stdout
+        assert processes.count("multiprocessing") >= 2, processes
+        docker("stop", "--time", "15", name)
+        assert docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+        assert docker("logs", name).stdout.count("Application shutdown complete") == 2
+    finally:
+        docker("rm", "-f", name, check=False)

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter
 
-from app.api.deps import RuntimeDep, SessionsDep, UserIdDep
+from app.api.deps import AutocommitEngineDep, RuntimeDep, UserIdDep
 from app.chat.service import answer
 from app.schemas import ChatRequest, ChatResponse, TaskOut
 
@@ -10,10 +10,11 @@ router = APIRouter(prefix="/api", tags=["chat"])
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, user_id: UserIdDep, sessions: SessionsDep, runtime: RuntimeDep) -> ChatResponse:
+def chat(body: ChatRequest, user_id: UserIdDep, engine: AutocommitEngineDep, runtime: RuntimeDep) -> ChatResponse:
     today = datetime.now(timezone.utc).date()
-    with sessions() as session:
-        turn = answer(session, user_id, body.message, today, runtime.model)
+    # Each task operation of the turn is one statement of its own, committed as it runs.
+    with engine.connect() as connection:
+        turn = answer(connection, user_id, body.message, today, runtime.model)
         return ChatResponse(
             reply=turn.outcome.reply,
             actions=turn.outcome.actions,

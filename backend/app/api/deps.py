@@ -22,7 +22,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    one_statement_sessions: sessionmaker[Session]
+    autocommit_engine: Engine
     model: ModelChat | None
     migrated: threading.Event = field(default_factory=threading.Event)
 
@@ -42,9 +42,10 @@ async def get_sessions(runtime: Annotated[Runtime, Depends(get_runtime)]) -> ses
     return runtime.sessions
 
 
-async def get_one_statement_sessions(runtime: Annotated[Runtime, Depends(get_runtime)]) -> sessionmaker[Session]:
-    """Like get_sessions, for endpoints whose work is one SQL statement (see one_statement_session_factory)."""
-    return runtime.one_statement_sessions
+async def get_autocommit_engine(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Engine:
+    """For task work, one statement per request: `with engine.connect() as connection` in the
+    endpoint (see app.db.autocommit and get_sessions)."""
+    return runtime.autocommit_engine
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -65,5 +66,5 @@ async def current_user_id(
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
-OneStatementSessionsDep = Annotated[sessionmaker[Session], Depends(get_one_statement_sessions)]
+AutocommitEngineDep = Annotated[Engine, Depends(get_autocommit_engine)]
 UserIdDep = Annotated[int, Depends(current_user_id)]

@@ -3,11 +3,10 @@
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row
 
 from app import tasks_service
 from app.chat import intents
-from app.models import Task
 from app.schemas import ChatAction, TaskCreate, TaskFilters, TaskUpdate
 
 HELP_TEXT = (
@@ -23,13 +22,13 @@ class Outcome:
 
     reply: str
     actions: list[ChatAction] = field(default_factory=list)
-    tasks: list[Task] = field(default_factory=list)
+    tasks: list[Row] = field(default_factory=list)
 
 
-def execute(session: Session, user_id: int, intent: intents.Intent) -> Outcome:
+def execute(connection: Connection, user_id: int, intent: intents.Intent) -> Outcome:
     handler = _HANDLERS[type(intent)]
     try:
-        return handler(session, user_id, intent)
+        return handler(connection, user_id, intent)
     except tasks_service.TaskNotFound as missing:
         return Outcome(f"I can't find task {missing.task_id}.")
     except ValidationError as invalid:
@@ -39,15 +38,15 @@ def execute(session: Session, user_id: int, intent: intents.Intent) -> Outcome:
         return Outcome(f"Sorry, I can't use that {field}: {problem['msg'].lower()}.")
 
 
-def _create(session: Session, user_id: int, intent: intents.Create) -> Outcome:
+def _create(connection: Connection, user_id: int, intent: intents.Create) -> Outcome:
     data = TaskCreate(title=intent.title, description=intent.description, priority=intent.priority, due_date=intent.due_date)
-    task = tasks_service.create_task(session, user_id, data)
+    task = tasks_service.create_task(connection, user_id, data)
     return Outcome(f"Added task {task.id}: {describe(task)}.", [ChatAction(type="create", task_id=task.id)], [task])
 
 
-def _list(session: Session, user_id: int, intent: intents.ListTasks) -> Outcome:
+def _list(connection: Connection, user_id: int, intent: intents.ListTasks) -> Outcome:
     sort = "-created_at" if intent.done else "due_date"
-    found = tasks_service.list_tasks(session, user_id, TaskFilters(done=intent.done, sort=sort))
+    found = tasks_service.list_tasks(connection, user_id, TaskFilters(done=intent.done, sort=sort))
     label = {None: "tasks", True: "finished tasks", False: "open tasks"}[intent.done]
     if not found:
         reply = f"You have no {label}."
@@ -56,27 +55,26 @@ def _list(session: Session, user_id: int, intent: intents.ListTasks) -> Outcome:
     return Outcome(reply, [ChatAction(type="list")], found)
 
 
-def _set_done(session: Session, user_id: int, intent: intents.SetDone) -> Outcome:
-    task = tasks_service.update_task(session, user_id, intent.task_id, {"done": intent.done})
+def _set_done(connection: Connection, user_id: int, intent: intents.SetDone) -> Outcome:
+    task = tasks_service.update_task(connection, user_id, intent.task_id, {"done": intent.done})
     verb, action = ("Marked", "complete") if intent.done else ("Reopened", "reopen")
     state = " as done" if intent.done else ""
     return Outcome(f"{verb} task {task.id}{state}: {task.title}.", [ChatAction(type=action, task_id=task.id)], [task])
 
 
-def _update(session: Session, user_id: int, intent: intents.Update) -> Outcome:
+def _update(connection: Connection, user_id: int, intent: intents.Update) -> Outcome:
     # The same validation as PATCH, so the model cannot write what the API would refuse.
     changes = TaskUpdate(**intent.changes).changes()
-    task = tasks_service.update_task(session, user_id, intent.task_id, changes)
+    task = tasks_service.update_task(connection, user_id, intent.task_id, changes)
     return Outcome(f"Updated task {task.id}: {describe(task)}.", [ChatAction(type="update", task_id=task.id)], [task])
 
 
-def _delete(session: Session, user_id: int, intent: intents.Delete) -> Outcome:
-    title = tasks_service.get_task(session, user_id, intent.task_id).title
-    tasks_service.delete_task(session, user_id, intent.task_id)
+def _delete(connection: Connection, user_id: int, intent: intents.Delete) -> Outcome:
+    title = tasks_service.delete_task(connection, user_id, intent.task_id).title
     return Outcome(f"Deleted task {intent.task_id}: {title}.", [ChatAction(type="delete", task_id=intent.task_id)])
 
 
-def _help(_session: Session, _user_id: int, intent: intents.Help) -> Outcome:
+def _help(_connection: Connection, _user_id: int, intent: intents.Help) -> Outcome:
     prefix = "" if intent.understood else "Sorry, I didn't understand that. "
     return Outcome(prefix + HELP_TEXT)
 
@@ -91,7 +89,7 @@ _HANDLERS = {
 }
 
 
-def describe(task: Task) -> str:
+def describe(task: Row) -> str:
     details = [f"due {task.due_date.isoformat()}"] if task.due_date else []
     if task.priority != "medium":
         details.append(f"{task.priority} priority")

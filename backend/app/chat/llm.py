@@ -12,7 +12,7 @@ import logging
 from datetime import date
 
 import httpx
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from app.chat import intents
 from app.chat.executor import Outcome, execute
@@ -80,7 +80,7 @@ class ModelChat:
         self._model = model
         self._transport = transport
 
-    def answer(self, session: Session, user_id: int, message: str, today: date) -> Outcome:
+    def answer(self, connection: Connection, user_id: int, message: str, today: date) -> Outcome:
         messages = [
             {"role": "system", "content": _system_prompt(today)},
             {"role": "user", "content": message},
@@ -101,7 +101,7 @@ class ModelChat:
                     total.reply = (reply.get("content") or "").strip() or "Done."
                     return total
                 messages.append(reply)
-                messages.extend(self._run_tool_call(session, user_id, call, total) for call in calls)
+                messages.extend(self._run_tool_call(connection, user_id, call, total) for call in calls)
         total.reply = "Done."
         return total
 
@@ -115,11 +115,11 @@ class ModelChat:
             # The error type only: messages of HTTP errors may include the URL, never the key.
             raise ModelUnavailable(type(error).__name__) from error
 
-    def _run_tool_call(self, session: Session, user_id: int, call: dict, total: Outcome) -> dict:
+    def _run_tool_call(self, connection: Connection, user_id: int, call: dict, total: Outcome) -> dict:
         function = call.get("function") or {}
         try:
             intent = intent_from_tool_call(function.get("name", ""), json.loads(function.get("arguments") or "{}"))
-            step = execute(session, user_id, intent)
+            step = execute(connection, user_id, intent)
         except (BadToolCall, ValueError) as error:
             step = Outcome(f"error: {error}")
         _merge(total, step)

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from app.chat.executor import Outcome, execute
 from app.chat.llm import ModelChat, ModelUnavailable
@@ -19,12 +19,11 @@ class ChatTurn:
     source: str
 
 
-def answer(session: Session, user_id: int, message: str, today: date, model: ModelChat | None) -> ChatTurn:
+def answer(connection: Connection, user_id: int, message: str, today: date, model: ModelChat | None) -> ChatTurn:
     if model is not None:
         try:
-            return ChatTurn(model.answer(session, user_id, message, today), "llm")
+            return ChatTurn(model.answer(connection, user_id, message, today), "llm")
         except ModelUnavailable as error:
             # Raised only before the model changed anything, so the parser may act in its place.
             log.warning("model unavailable, using the parser", extra={"error": str(error)})
-            session.rollback()
-    return ChatTurn(execute(session, user_id, parse(message, today)), "parser")
+    return ChatTurn(execute(connection, user_id, parse(message, today)), "parser")

@@ -11,7 +11,7 @@ and succeeds.
 import sys
 from collections.abc import Callable
 
-from invoke import Context, task
+from invoke import Context
 
 from .chart import helm, release_status
 from .commands import Argv, probe, run
@@ -20,7 +20,7 @@ from .errors import ExitCode, fail
 from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, selector
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube, normalize
-from .remote import on_host
+from .remote import on_host, task
 from .report import Report
 
 # The reverse of the apply order: entry points first, data last.

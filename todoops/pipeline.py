@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from invoke import Context, task
+from invoke import Context
 
 from . import chart, k8s
 from .commands import run
@@ -24,7 +24,7 @@ from .images import BuiltImage, build, load_images
 from .kube import kubectl, selector
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
-from .remote import on_host
+from .remote import on_host, task
 from .report import Report
 from .rollout import wait
 from .secrets import hidden_prompt, prepare

@@ -11,14 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 
-from invoke import Context, task
+from invoke import Context
 
 from .commands import Argv, probe
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .lint import consistency_findings, images_of
 from .providers import in_cluster_build, minikube, minikube_driver, provider_for
-from .remote import checks_everywhere
+from .remote import checks_everywhere, task
 from .report import Report
 from .secrets import check_env
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path, PurePosixPath
 
-from invoke import Context, Exit, UnexpectedExit
+from invoke import Context, Exit, Task, UnexpectedExit
+from invoke import task as invoke_task
 
 from .commands import echo, probe, run
 from .config import Settings, SshSettings
@@ -60,6 +61,18 @@ SYNC_MANIFEST = ".todoops-sync.json"
 # folders left empty. Values arrive as positional arguments, never inside the script.
 SYNC_SCRIPT = ('set -e; mkdir -p "$1"; cd "$1"; shift; if [ "$#" -gt 0 ]; then rm -f -- "$@"; fi; '
                'base64 -d | tar -xzf - --no-same-owner; find . -mindepth 1 -depth -type d -empty -delete')
+
+
+class HostTask(Task):
+    """A task with --host: its short flag is -o, so -h stays help (`invoke deploy -h`)."""
+
+    def arg_opts(self, name, default, taken_names):
+        return super().arg_opts(name, default, taken_names | {"h"})
+
+
+def task(*args, **kwargs):
+    """``invoke.task`` for the tasks that take --host."""
+    return invoke_task(*args, klass=HostTask, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from invoke import Context, task
+from invoke import Context
 
 from .commands import probe, run
 from .config import Settings, resolve
@@ -23,7 +23,7 @@ from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .kube import get_json, kubectl, selector
 from .preflight import Check, context_checks, ok, show
-from .remote import checks_everywhere
+from .remote import checks_everywhere, task
 from .report import Report
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"

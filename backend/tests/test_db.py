@@ -1,4 +1,4 @@
-"""The connection pool and the worker threads, against the real databases."""
+"""The connection pool (against the real PostgreSQL) and the worker threads."""
 
 import threading
 
@@ -11,10 +11,10 @@ from app.main import create_app
 from support import make_settings
 
 
-def test_pool_keeps_its_connections_under_a_burst(database_url, backend):
+def test_pool_keeps_its_connections_under_a_burst(fresh_pg_url):
     """More threads than connections: they wait for a pooled one instead of opening one per
     statement (a new PostgreSQL connection costs a server process and a password exchange)."""
-    engine = create_db_engine(database_url, connections=4)
+    engine = create_db_engine(fresh_pg_url, connections=4)
     opened = []
     event.listen(engine, "connect", lambda *_: opened.append(1))
 
@@ -29,14 +29,13 @@ def test_pool_keeps_its_connections_under_a_burst(database_url, backend):
     for thread in threads:
         thread.join()
     engine.dispose()
-    # The pool's 4, plus at most 2 overflow connections for work outside request threads. SQLite
-    # files get a connection per thread from their own pool.
-    assert 1 <= len(opened) <= (6 if backend == "postgres" else 16)
+    # The pool's 4, plus at most 2 overflow connections for work outside request threads.
+    assert 1 <= len(opened) <= 6
 
 
 def test_sync_endpoints_run_on_as_many_threads_as_pooled_connections(database_url):
     with TestClient(create_app(make_settings(database_url, worker_threads=3))) as client:
-        tokens = client.portal.call(lambda: _thread_tokens())
+        tokens = client.portal.call(_thread_tokens)
     assert tokens == 3
 
 

@@ -3,6 +3,8 @@ import base64
 import hashlib
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,10 +90,24 @@ def test_a_dry_run_changes_nothing_on_the_remote(sshd, settings_for, project, re
     assert "8 file(s) would be sent" in capfd.readouterr().err
 
 
-def _process_snapshots(stop: threading.Event, found: list[str]) -> None:
-    while not stop.is_set():
-        found.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
-        stop.wait(0.02)
+@contextmanager
+def process_snapshots() -> Iterator[list[str]]:
+    """The machine's process list (every command line), taken every 20 ms while the block runs."""
+    found: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            found.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
+            stop.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield found
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def test_secrets_travel_on_ssh_stdin_only(sshd, settings_for, project, remote_dir, capfd):
@@ -99,18 +115,10 @@ def test_secrets_travel_on_ssh_stdin_only(sshd, settings_for, project, remote_di
     payload = "apiVersion: v1\nkind: Secret\ndata:\n  JWT_SECRET: " + base64.b64encode(SECRET.encode()).decode()
     payload += f"\nstringData:\n  DATABASE_URL: postgresql://app:{SECRET}@db/app\n"
     cfg = settings_for(sshd)
-    snapshots: list[str] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=_process_snapshots, args=(stop, snapshots))
-    watcher.start()
-    try:
-        with remote.on_host(Context(), cfg) as c:
-            # Like `kubectl apply -f -`: reads the payload, runs a while, in the working folder.
-            run(c, ["cat", str(project / "k8s/00-namespace.yaml")], hide=True)
-            received = run(c, ["sh", "-c", "sleep 0.5; sha256sum; sleep 0.5"], stdin=payload)
-    finally:
-        stop.set()
-        watcher.join()
+    with process_snapshots() as snapshots, remote.on_host(Context(), cfg) as c:
+        # Like `kubectl apply -f -`: reads the payload, runs a while, in the working folder.
+        run(c, ["cat", str(project / "k8s/00-namespace.yaml")], hide=True)
+        received = run(c, ["sh", "-c", "sleep 0.5; sha256sum; sleep 0.5"], stdin=payload)
     assert received.stdout.split()[0] == hashlib.sha256(payload.encode()).hexdigest()
     assert len(snapshots) > 10
     forms = spellings(SECRET)

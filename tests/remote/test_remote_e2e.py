@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from invoke import Context
 from tests.conftest import context_config
 from tests.e2e.conftest import e2e_cluster, kube, namespace  # noqa: F401 (fixtures)
 from tests.remote.conftest import ssh_settings, start_sshd, stop
-from tests.remote.test_remote import SECRET, _process_snapshots, tree
+from tests.remote.test_remote import SECRET, process_snapshots, tree
 from todoops import preflight, remote, secrets
 from todoops.config import resolve
 from todoops.redaction import spellings
@@ -56,16 +55,8 @@ def test_prepare_secrets_over_ssh_leaves_no_trace(e2e_cluster, cluster_sshd, nam
     remote_dir = tmp_path / "rw"
     cfg = resolve(Context(config=context_config(
         ROOT, **e2e_settings(e2e_cluster, cluster_sshd, remote_dir, namespace.namespace))))
-    snapshots: list[str] = []
-    stop_watching = threading.Event()
-    watcher = threading.Thread(target=_process_snapshots, args=(stop_watching, snapshots))
-    watcher.start()
-    try:
-        with remote.on_host(Context(), cfg) as c:
-            secrets.prepare(c, cfg, Report(), env_file=env_file)
-    finally:
-        stop_watching.set()
-        watcher.join()
+    with process_snapshots() as snapshots, remote.on_host(Context(), cfg) as c:
+        secrets.prepare(c, cfg, Report(), env_file=env_file)
     data = json.loads(namespace.run("get", "secret", cfg.secret_name, "-o", "json"))["data"]
     assert base64.b64decode(data["POSTGRES_PASSWORD"]).decode() == SECRET
     history = cluster_sshd.history.read_text() if cluster_sshd.history.exists() else ""

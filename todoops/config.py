@@ -53,6 +53,15 @@ DEFAULTS = {
         "registry": "",
         # Built tools and images live here, keyed by version, never in the repo.
         "cache_dir": "~/.cache/todoops",
+        # invoke cluster.*: the local kind cluster the suite creates (context kind-<name>).
+        "cluster": {
+            "name": "todo",
+            "nodes": 1,
+            "kubernetes_version": "v1.34.4",
+            # Empty: the official kindest/node image of kubernetes_version, or, where no
+            # registry serves it, one built locally by `invoke cluster.image`.
+            "node_image": "",
+        },
         "images": {
             "backend": {"repository": "todo-backend", "context": "backend"},
             "frontend": {"repository": "todo-frontend", "context": "frontend"},
@@ -106,6 +115,19 @@ class ContainerdSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    name: str
+    nodes: int
+    kubernetes_version: str
+    node_image: str
+
+    @property
+    def context(self) -> str:
+        """kind names the kube context of cluster NAME ``kind-NAME``."""
+        return f"kind-{self.name}"
+
+
+@dataclass(frozen=True)
 class SshSettings:
     identity_file: str
     known_hosts: str
@@ -136,6 +158,7 @@ class Settings:
     containerd: ContainerdSettings
     registry: str
     cache_dir: Path
+    cluster: ClusterSettings
     images: tuple[ImageSpec, ...]
     bases: BaseSettings
     # Comma-separated user@machine[:port] targets; parsed and checked by todoops.remote.
@@ -247,6 +270,9 @@ def resolve(c: Context, **flags: object) -> Settings:
                                       namespace=str(tree["containerd"]["namespace"])),
         registry=str(tree["registry"]).rstrip("/"),
         cache_dir=Path(tree["cache_dir"]).expanduser(),
+        cluster=ClusterSettings(name=str(tree["cluster"]["name"]), nodes=_as_int(tree["cluster"]["nodes"]),
+                                kubernetes_version=str(tree["cluster"]["kubernetes_version"]),
+                                node_image=str(tree["cluster"]["node_image"])),
         images=tuple(ImageSpec(name, spec["repository"], root / spec["context"])
                      for name, spec in sorted(tree["images"].items())),
         bases=BaseSettings(mirror=tree["bases"]["mirror"],

@@ -111,6 +111,9 @@ def run(
         in_stream=StdinText(stdin) if stdin is not None else False,
         out_stream=None if hide else _stream(sys.stdout, prefix),
         err_stream=None if hide else _stream(sys.stderr, prefix),
+        # A pty (`invoke --pty`, INVOKE_RUN_PTY=1) never delivers end-of-file, so a
+        # command reading its stdin to the end would wait forever.
+        **({"pty": False} if stdin is not None else {}),
     )
 
 

@@ -1,6 +1,6 @@
 import sys
 
-from invoke import Context, Result
+from invoke import Config, Context, Result
 
 from tests.conftest import commands_run
 from todoops.commands import pipe, probe, render, run
@@ -67,3 +67,11 @@ def test_warn_returns_a_failed_result_instead_of_raising():
     assert probe(Context(), ["false"]).exited == 1
     assert probe(Context(), ["no-such-tool-anywhere"]).exited == 127
 
+
+
+def test_stdin_fed_commands_finish_under_invoke_pty():
+    # `invoke --pty` / INVOKE_RUN_PTY=1: a pty never sends end-of-file; `timeout` turns a hang into exit 124.
+    pty_context = Context(Config(overrides={"run": {"pty": True}}))
+    reader = ["timeout", "10", sys.executable, "-c", "import sys; print(len(sys.stdin.read()))"]
+    result = run(pty_context, reader, stdin="abc", hide=True, warn=True)
+    assert (result.exited, result.stdout.strip()) == (0, "3")

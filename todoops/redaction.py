@@ -6,6 +6,7 @@ registered value and replaces each with ``***``.
 """
 import base64
 import io
+from collections.abc import Mapping
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -41,6 +42,21 @@ class Redactor:
         for form in self._forms:
             text = text.replace(form, MASK)
         return text
+
+    def data(self, value: object) -> object:
+        """JSON-like ``value`` with every string in it redacted.
+
+        Serializing first would escape a secret holding a quote, a backslash or a
+        non-ASCII character into a spelling the filter does not know, so data is
+        redacted before it becomes JSON. Other objects become their ``str`` first.
+        """
+        if isinstance(value, Mapping):
+            return {self.data(key): self.data(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self.data(item) for item in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self(str(value))
 
 
 REDACTOR = Redactor()

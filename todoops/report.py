@@ -59,4 +59,4 @@ class Report:
     def emit(self, data: object) -> None:
         """The machine-readable result, on stdout, only in ``--json`` mode."""
         if self.json_mode:
-            print(REDACTOR(json.dumps(data, indent=2, sort_keys=True, default=str)), flush=True)
+            print(json.dumps(REDACTOR.data(data), indent=2, sort_keys=True), flush=True)

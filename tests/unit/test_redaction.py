@@ -1,5 +1,7 @@
 import base64
 import io
+import json
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -46,3 +48,18 @@ def test_stream_redacts_a_secret_split_across_writes():
     stream.flush()
     assert SECRET not in target.getvalue()
     assert target.getvalue() == f"token={MASK}\nnext line"
+
+
+ESCAPED_BY_JSON = 'pä"ss\\wörd-9Kq2\u2028Lm'
+
+
+def test_data_is_redacted_before_it_becomes_json(capsys):
+    from todoops.redaction import REDACTOR
+    from todoops.report import Report
+
+    REDACTOR.add(ESCAPED_BY_JSON)
+    Report(json_mode=True).emit([{"detail": f"log: {ESCAPED_BY_JSON} end", "path": Path("/tmp") / ESCAPED_BY_JSON,
+                                  "code": 3, ESCAPED_BY_JSON: None}])
+    out = capsys.readouterr().out
+    assert json.dumps(ESCAPED_BY_JSON)[1:-1] not in out and ESCAPED_BY_JSON not in out
+    assert json.loads(out) == [{"detail": f"log: {MASK} end", "path": f"/tmp/{MASK}", "code": 3, MASK: None}]

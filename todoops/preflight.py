@@ -129,7 +129,8 @@ def looks_local(cfg: Settings) -> bool:
 def context_checks(c: Context, cfg: Settings) -> list[Check]:
     """The context guard: configured context exists, is local or explicitly named, and answers."""
     contexts = probe(c, ["kubectl", "config", "get-contexts", "-o", "name"])
-    if cfg.context not in contexts.stdout.split():
+    # One name per line: a context name may hold spaces.
+    if cfg.context not in contexts.stdout.splitlines():
         return [Check("context", "fail", f"{cfg.context!r} is not in your kubeconfig",
                       "list them with `kubectl config get-contexts`; set todoops.context or pass --context")]
     if not (looks_local(cfg) or cfg.context_explicit):

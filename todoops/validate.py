@@ -2,8 +2,8 @@
 
 Every check is a ``Check`` (name, ok/warn/fail, detail, hint) computed by a pure
 function over ``kubectl get -o json`` data, then shown as a table or ``--json``.
-Exit 0 only when nothing fails; otherwise NOT_DEPLOYED, UNHEALTHY or
-UNREACHABLE. HTTP checks go through the API server's service proxy
+Exit 0 only when nothing fails; otherwise PREFLIGHT (the context guard, the
+same code as every other task), UNREACHABLE, NOT_DEPLOYED or UNHEALTHY. HTTP checks go through the API server's service proxy
 (``kubectl get --raw``): like a port-forward they need nothing but kubectl
 access, and they leave no background process or local port behind. The timing
 thresholds are the seeds' success criteria (API under 1 s, frontend under 3 s,
@@ -200,7 +200,7 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Chec
     """Every validate check, stopping early when the cluster cannot be reached or nothing is deployed."""
     found = context_checks(c, cfg)
     if any(check.status == "fail" for check in found):
-        return [Check(check.name, check.status, check.detail, check.hint, ExitCode.UNREACHABLE) for check in found]
+        return found
     objects = cluster_objects(c, cfg)
     if not objects["Deployment"]:
         return found + [Check("deployed", "fail", f"no Deployment of release {cfg.release} in {cfg.namespace}",
@@ -217,7 +217,7 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Chec
 def exit_code(found: Sequence[Check]) -> ExitCode | None:
     """None when nothing failed, else the code of the most basic failure."""
     codes = {check.code for check in found if check.status == "fail"}
-    for code in (ExitCode.UNREACHABLE, ExitCode.NOT_DEPLOYED):
+    for code in (ExitCode.PREFLIGHT, ExitCode.UNREACHABLE, ExitCode.NOT_DEPLOYED):
         if code in codes:
             return code
     return ExitCode.UNHEALTHY if codes else None

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from invoke import Exit
@@ -7,9 +8,11 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import ENV, failed, line, ok, preflight_ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
+from todoops.k8s import status as k8s_status
 from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools,
                                preflight, version_of)
 from todoops.report import Report
+from todoops.validate import validate
 
 E2E = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
 MUTATING = ("apply", "delete", "build", "load", "import", "push", "upgrade", "install")
@@ -182,3 +185,23 @@ def test_doctor_prints_every_check_as_json(make_context, tmp_path, capsys):
     checks = {check["name"]: check for check in json.loads(capsys.readouterr().out)}
     assert checks["ingress addon"]["status"] == "warn"
     assert checks["kubectl"]["detail"] == "1.32.4" and checks["env"]["status"] == "ok"
+
+
+def test_a_context_name_with_spaces_is_found(make_context):
+    named = "team cluster (dev)"
+    answers = {line(["kubectl", "config", "get-contexts", "-o", "name"]): ok(f"minikube\n{named}\n"),
+               line(["kubectl", "--context", named, "get", "--raw", "/readyz", "--request-timeout", "5s"]): ok("ok")}
+    checks = context_checks(make_context(answers), resolve(make_context(), context=named, context_explicit=True))
+    assert [check.status for check in checks] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("task", [doctor, validate, k8s_status])
+@pytest.mark.parametrize(("context", "code"), [("kind-missing", ExitCode.PREFLIGHT),
+                                               ("some-remote-prod", ExitCode.PREFLIGHT)])
+def test_the_context_guard_has_one_exit_code_in_every_task(make_context, tmp_path, task, context, code):
+    project(tmp_path)
+    # validate looks at this machine's images first; none are built here.
+    answers = {**preflight_ok(), re.compile(r"docker image inspect .*"): failed()}
+    with pytest.raises(Exit) as error:
+        task(make_context(answers, context=context))
+    assert error.value.code == code

@@ -6,21 +6,27 @@ namespace itself. helm does not wait here: the rollout step waits and, on
 failure, diagnoses the bad pods first and then rolls the release back to its
 previous revision (helm's ``--atomic`` would remove the evidence before anyone
 saw it). A release stuck in a pending state (an interrupted helm run) is
-detected before upgrading and explained with its fix.
+detected before upgrading and explained with its fix. Only helm's "release:
+not found" means there is no release; any other failure to read it stops.
 """
 import json
+import re
 from collections.abc import Sequence
 
+import yaml
 from invoke import Context, task
 
-from .commands import probe, run
+from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
+from .kube import read
 from .preflight import require_cluster
 from .providers import provider_for
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+# helm's answer for a release that does not exist.
+RELEASE_NOT_FOUND = re.compile(r"release: not found")
 
 
 def helm(cfg: Settings, *args: str) -> list[str]:
@@ -39,11 +45,22 @@ def image_values(images: Sequence[BuiltImage], pull_policy: str) -> list[str]:
 
 def release_status(c: Context, cfg: Settings) -> tuple[str, int]:
     """(status, revision) of the release; ("", 0) when it is not installed."""
-    result = probe(c, helm(cfg, "status", cfg.release, "-o", "json"))
-    if not result.ok:
+    text = read(c, helm(cfg, "status", cfg.release, "-o", "json"), RELEASE_NOT_FOUND)
+    if text is None:
         return "", 0
-    info = json.loads(result.stdout)
+    info = json.loads(text)
     return info.get("info", {}).get("status", ""), int(info.get("version", 0))
+
+
+def release_metadata(c: Context, cfg: Settings) -> dict | None:
+    """``helm get metadata`` of the release (its chart's name among it); None when it is not installed."""
+    text = read(c, helm(cfg, "get", "metadata", cfg.release, "-o", "json"), RELEASE_NOT_FOUND)
+    return json.loads(text) if text is not None else None
+
+
+def chart_name(cfg: Settings) -> str:
+    """The name this project's chart gives itself in Chart.yaml."""
+    return str(yaml.safe_load((cfg.chart / "Chart.yaml").read_text()).get("name", ""))
 
 
 def stuck_hint(cfg: Settings, status: str, revision: int) -> str:
@@ -74,10 +91,20 @@ def install(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> int:
 
 
 def rollback(c: Context, cfg: Settings, revision: int) -> None:
-    """Return to ``revision`` (the one before a failed upgrade); a failed first install stays for diagnosis."""
-    if revision:
-        run(c, helm(cfg, "rollback", cfg.release, str(revision), "--wait", "--timeout", f"{cfg.rollout_timeout}s"),
-            mutates=True, dry_run=cfg.dry_run, warn=True)
+    """Return to ``revision`` (the one before a failed upgrade); a failed first install stays for diagnosis.
+
+    A rollback that fails stops here: the caller only ever reports one that happened.
+    """
+    if not revision:
+        return
+    result = run(c, helm(cfg, "rollback", cfg.release, str(revision), "--wait", "--timeout",
+                         f"{cfg.rollout_timeout}s"), mutates=True, dry_run=cfg.dry_run, warn=True)
+    if result.failed:
+        fail(f"the rollout did not become ready, and the rollback to revision {revision} failed too "
+             f"(helm exit {result.exited})",
+             f"the release may be between versions: read helm's message above and `helm -n {cfg.namespace} "
+             f"history {cfg.release}`, then `helm -n {cfg.namespace} rollback {cfg.release} {revision}`",
+             ExitCode.ROLLOUT)
 
 
 @task(name="install", help={"dry_run": "Print the command without running it.",

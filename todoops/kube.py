@@ -4,13 +4,21 @@ Assumptions: every kubectl command names ``--context`` and ``--namespace``
 explicitly, so the suite never acts on whatever context happens to be current.
 Everything the suite creates carries ``labels(cfg)``; every object of the
 release (kubectl, helm or suite made) matches ``selector(cfg)``.
+
+Reads feed decisions (create or keep, generate or reuse, delete or leave), so
+only the API's own "NotFound" means absent: a timeout, a 5xx, a refused
+permission or an unreachable server stops the task with the API's message
+instead of being taken for "nothing there".
 """
 import json
+import re
+from typing import NoReturn
 
-from invoke import Context
+from invoke import Context, Result
 
-from .commands import probe, run
+from .commands import Argv, probe, render, run
 from .config import Settings
+from .errors import ExitCode, fail
 
 PART_OF = "todo-app"
 MANAGED_BY = "todoops"
@@ -33,10 +41,58 @@ def selector(cfg: Settings) -> str:
     return f"app.kubernetes.io/part-of={PART_OF},app.kubernetes.io/instance={cfg.release}"
 
 
+# kubectl's answer for a named object that does not exist (lists never fail for being empty).
+NOT_FOUND = re.compile(r'^Error from server \(NotFound\): .*"[^"]*" not found$', re.MULTILINE)
+# How kubectl and helm say the API server could not be reached at all.
+UNREACHABLE = ("Unable to connect to the server", "The connection to the server", "cluster unreachable",
+               "dial tcp", "i/o timeout", "connection refused", "no such host", "TLS handshake timeout",
+               "context deadline exceeded", "Client.Timeout exceeded")
+
+
+def read_failed(command: Argv, result: Result) -> NoReturn:
+    """Stop the task with what the API said; the hint depends on why the read failed."""
+    said = [line.strip() for line in result.stderr.splitlines() if line.strip()] or [f"exit code {result.exited}"]
+    message = f"`{render(command)}` failed: {' '.join(said[-3:])}"
+    if result.exited == 127:
+        fail(message, f"install {command[0]} and put it on PATH", ExitCode.PREFLIGHT)
+    if any(sign in result.stderr for sign in UNREACHABLE):
+        fail(message, "the cluster did not answer: check it with `kubectl get --raw /readyz` and run again; "
+             "nothing was done on a partial view", ExitCode.UNREACHABLE)
+    if "(Forbidden)" in result.stderr:
+        fail(message, "your kube user may not read this: grant it (see `kubectl auth can-i --list`) "
+             "or use a context that may; nothing was done on a partial view")
+    fail(message, "the API server answered with an error: run again once it is healthy; "
+         "nothing was done on a partial view")
+
+
+def answer(command: Argv, result: Result, absent: re.Pattern = NOT_FOUND) -> str | None:
+    """The stdout of a read; None only when the answer says the object does not exist (``absent``)."""
+    if result.ok:
+        return result.stdout
+    if absent.search(result.stderr):
+        return None
+    read_failed(command, result)
+
+
+def read(c: Context, command: Argv, absent: re.Pattern = NOT_FOUND) -> str | None:
+    """Run a read-only command; its stdout, None when absent, otherwise the task stops (see ``answer``)."""
+    return answer(command, probe(c, command), absent)
+
+
+def get(c: Context, cfg: Settings, *args: str) -> str | None:
+    """``kubectl get ARGS``'s output; None only when kubectl says NotFound."""
+    return read(c, kubectl(cfg, "get", *args))
+
+
 def get_json(c: Context, cfg: Settings, *args: str) -> dict | None:
-    """``kubectl get ... -o json`` parsed, or None when the command failed (e.g. not found)."""
-    result = probe(c, kubectl(cfg, "get", *args, "-o", "json"))
-    return json.loads(result.stdout) if result.ok and result.stdout.strip() else None
+    """``kubectl get ... -o json`` parsed; None only when kubectl says NotFound."""
+    text = get(c, cfg, *args, "-o", "json")
+    return json.loads(text) if text and text.strip() else None
+
+
+def get_names(c: Context, cfg: Settings, *args: str) -> list[str]:
+    """``kind/name`` of each object ``kubectl get ARGS`` lists; empty when there is none."""
+    return (get(c, cfg, *args, "-o", "name") or "").split()
 
 
 def namespace_object(cfg: Settings) -> dict:
@@ -46,7 +102,7 @@ def namespace_object(cfg: Settings) -> dict:
 
 def ensure_namespace(c: Context, cfg: Settings) -> bool:
     """Create the namespace (labelled as ours) only when absent; True when it was created."""
-    if probe(c, kubectl(cfg, "get", "namespace", cfg.namespace, "-o", "name")).ok:
+    if get(c, cfg, "namespace", cfg.namespace, "-o", "name") is not None:
         return False
     run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run,
         stdin=json.dumps(namespace_object(cfg)))

@@ -4,7 +4,7 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, line, ok
+from tests.unit.fixtures import failed, line, not_found, ok, release_not_found
 from todoops.cleanup import KINDS, clean_release
 from todoops.config import resolve
 from todoops.errors import ExitCode
@@ -33,7 +33,7 @@ EVERYTHING = line([*KUBECTL, "get", ",".join(KINDS), "-o", "name"])
 
 
 def deployed(**overrides) -> dict:
-    return {HELM_STATUS: failed(), LISTED: ok(OBJECTS), NAMESPACE: ok(OURS),
+    return {HELM_STATUS: release_not_found(), LISTED: ok(OBJECTS), NAMESPACE: ok(OURS),
             IMAGES: ok("docker.io/library/todo-backend:abc\ndocker.io/library/todo-frontend:def\n"
                        "docker.io/library/postgres:15\n"), DELETE_OBJECTS: ok(), REMOVE_IMAGES: ok(),
             DELETE_NAMESPACE: ok(), PODS: ok("todo-app   todo-backend:abc,todo-frontend:def\n"),
@@ -97,8 +97,8 @@ def test_needs_yes_off_a_terminal_and_respects_no(make_context):
 
 
 def test_second_run_finds_nothing_and_succeeds(make_context, capsys):
-    c = make_context({HELM_STATUS: failed(), LISTED: ok(""), IMAGES: ok("docker.io/library/postgres:15\n"),
-                      NAMESPACE: failed(stderr="NotFound")}, **CONFIG)
+    c = make_context({HELM_STATUS: release_not_found(), LISTED: ok(""), IMAGES: ok("docker.io/library/postgres:15\n"),
+                      NAMESPACE: not_found("namespaces", "todo-app")}, **CONFIG)
     clean_release(c, resolve(c), Report(), yes=False)
     assert "nothing to clean" in capsys.readouterr().out
 

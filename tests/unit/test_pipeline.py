@@ -12,8 +12,8 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import (ENV, HERE, env_text, failed, http_lines, line, ok, preflight_ok, project,
-                                 release)
+from tests.unit.fixtures import (ENV, HERE, env_text, failed, http_lines, line, not_found, ok, preflight_ok,
+                                 project, release, release_not_found)
 from tests.unit.test_secrets import CORPUS, leaked
 from todoops.config import resolve
 from todoops.errors import ExitCode
@@ -65,15 +65,17 @@ def answers(tmp_path, cfg, first: bool) -> dict:
     secret = {key: value for key, value in ENV.items() if value}
     result = {**preflight_ok(cfg.context),
               line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"]):
-                  failed() if first else ok(json.dumps({"data": {k: base64.b64encode(v.encode()).decode()
+                  not_found("secrets", cfg.secret_name) if first else ok(json.dumps({"data": {
+                      k: base64.b64encode(v.encode()).decode()
                                                                   for k, v in secret.items()}})),
-              line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]): failed() if first else ok(),
+              line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
+                  not_found("namespaces", cfg.namespace) if first else ok(),
               line([*kubectl, "apply", "-f", "-"]): ok(),
               line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"]): ok("\n".join(DOCKER_ENV)),
               line([*docker, "buildx", "version"]): failed(),
               line(["docker", "image", "inspect", POSTGRES]): ok(),
               line([*helm, "status", cfg.release, "-o", "json"]):
-                  failed() if first else ok(json.dumps({"info": {"status": "deployed"}, "version": 1})),
+                  release_not_found() if first else ok(json.dumps({"info": {"status": "deployed"}, "version": 1})),
               line([*kubectl, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"]): ok("\n".join(WORKLOADS)),
               line([*kubectl, "get", "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l",
                     SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),

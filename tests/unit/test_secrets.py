@@ -7,7 +7,7 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import ENV, env_text, failed, ok, project
+from tests.unit.fixtures import ENV, env_text, failed, not_found, ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR
@@ -116,7 +116,8 @@ def test_force_ask_replaces_a_value_from_env():
 
 def test_first_run_creates_namespace_and_secret_through_stdin(make_context, tmp_path):
     project(tmp_path)
-    c = make_context({GET_SECRET: failed(stderr="NotFound"), GET_NS: failed(), APPLY: ok()})
+    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets"), GET_NS: not_found("namespaces", "todo-app"),
+                      APPLY: ok()})
     assert prepare(c, resolve(c), Report()) is False
     assert commands_run(c) == [GET_SECRET, GET_NS, APPLY, APPLY]
     assert json.loads(stdin_of(c, 2))["kind"] == "Namespace"
@@ -200,7 +201,7 @@ def test_output_file_tracked_by_git_is_refused(make_context, tmp_path):
 
 def test_dry_run_writes_and_applies_nothing(make_context, tmp_path, capsys):
     project(tmp_path)
-    c = make_context({GET_SECRET: failed(), GET_NS: failed()})
+    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets"), GET_NS: not_found("namespaces", "todo-app")})
     prepare(c, resolve(c, dry_run=True), Report())
     assert commands_run(c) == [GET_SECRET, GET_NS]
     assert "[dry-run] kubectl --context minikube --namespace todo-app apply -f - < (stdin)" in capsys.readouterr().err

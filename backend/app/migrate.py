@@ -56,7 +56,7 @@ def exclusive_connection(engine: Engine) -> Iterator[Connection]:
     else:
         # Locked before connecting: even opening a fresh SQLite file (and switching it to WAL)
         # races with another process creating the same file.
-        with _file_lock(engine.url.database), engine.connect() as connection:
+        with _file_lock(engine.url.database), engine.connect() as connection, _foreign_keys_off(connection):
             yield connection
 
 
@@ -69,6 +69,26 @@ def _advisory_lock(connection: Connection) -> Iterator[None]:
     finally:
         connection.rollback()
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        connection.commit()
+
+
+@contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite rebuilds a table to alter it (copy, drop, rename); with foreign keys on, dropping
+    the old table would cascade-delete every row that references it. The pragma only takes
+    effect outside a transaction, so it is set before the migration's and restored after it,
+    and the rebuilt tables must still satisfy every foreign key."""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"migration left {len(broken)} row(s) breaking a foreign key")
+    finally:
+        connection.rollback()
+        # The connection goes back to the pool: the app's requests rely on foreign keys.
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection.commit()
 
 

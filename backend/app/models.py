@@ -18,6 +18,9 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    # Ids are never reused: a deleted account's still-unexpired token must not name the next one.
+    # PostgreSQL sequences never go back; SQLite reuses the highest rowid without AUTOINCREMENT.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

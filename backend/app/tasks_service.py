@@ -11,8 +11,9 @@ import functools
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Row, Select, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
-from app.errors import ApiError
+from app.errors import ApiError, not_authenticated
 from app.models import Task
 from app.schemas import TaskCreate, TaskFilters, TaskOut
 
@@ -77,7 +78,12 @@ def _ordering(sort: str) -> list:
 
 
 def create_task(connection: Connection, user_id: int, data: TaskCreate) -> Row:
-    return connection.execute(_INSERT, {"user_id": user_id, **data.model_dump()}).one()
+    try:
+        return connection.execute(_INSERT, {"user_id": user_id, **data.model_dump()}).one()
+    except IntegrityError:
+        # A validated task can only break its user_id foreign key: the account was deleted while
+        # one of its tokens still lives (tokens are stateless). That is a 401, not a server error.
+        raise not_authenticated() from None
 
 
 def get_task(connection: Connection, user_id: int, task_id: int) -> Row:

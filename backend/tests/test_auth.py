@@ -2,7 +2,9 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
+from sqlalchemy import text
 
+from app.db import create_db_engine
 from app.security import hash_password, verify_password
 from support import JWT_SECRET, PASSWORD, auth_headers
 
@@ -91,3 +93,56 @@ def test_passwords_hashed_with_scrypt_and_salted():
     assert first.startswith("scrypt$") and first != second
     assert verify_password("pw-123456", first) and not verify_password("pw-123457", first)
     assert not verify_password("pw-123456", "garbage")
+
+
+def test_delete_me_removes_the_account_and_everything_it_owns(client, settings, ada, bob):
+    for title in ("one", "two"):
+        assert client.post("/api/tasks", json={"title": title}, headers=ada).status_code == 201
+    assert client.post("/api/chat", json={"message": "add buy milk tomorrow"}, headers=ada).status_code == 200
+    kept = client.post("/api/tasks", json={"title": "bob's"}, headers=bob).json()
+    ada_id = client.get("/api/auth/me", headers=ada).json()["id"]
+
+    response = client.delete("/api/auth/me", headers=ada)
+    assert response.status_code == 204 and response.content == b""
+
+    assert _rows(settings.database_url, ada_id) == (0, 0)
+    assert client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 401
+    assert client.get("/api/tasks", headers=bob).json() == [kept]
+    # The email is free again.
+    assert client.post("/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 201
+
+
+def _rows(database_url: str, user_id: int) -> tuple[int, int]:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            users = connection.execute(text("SELECT count(*) FROM users WHERE id = :id"), {"id": user_id}).scalar()
+            tasks = connection.execute(text("SELECT count(*) FROM tasks WHERE user_id = :id"), {"id": user_id}).scalar()
+    finally:
+        engine.dispose()
+    return users, tasks
+
+
+def test_a_deleted_accounts_token_is_401_everywhere_not_500(client, ada):
+    assert client.delete("/api/auth/me", headers=ada).status_code == 204
+    for method, path, body in (("GET", "/api/auth/me", None), ("DELETE", "/api/auth/me", None),
+                               ("POST", "/api/tasks", {"title": "ghost"}),
+                               ("POST", "/api/chat", {"message": "add ghost task"})):
+        response = client.request(method, path, json=body, headers=ada)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_new_account_never_inherits_a_deleted_ones_id(client):
+    ada = auth_headers(client, "ada@example.com")
+    ada_id = client.get("/api/auth/me", headers=ada).json()["id"]
+    assert client.delete("/api/auth/me", headers=ada).status_code == 204
+    carol = client.post("/api/auth/register", json={"email": "carol@example.com", "password": PASSWORD}).json()
+    assert carol["id"] != ada_id
+    # Ada's token is still signed and unexpired: it must not open Carol's account.
+    assert client.get("/api/auth/me", headers=ada).status_code == 401
+
+
+def test_delete_me_needs_a_token(client):
+    response = client.delete("/api/auth/me")
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"

@@ -4,9 +4,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import inspect, text
 
 from app.db import create_db_engine
+from app.migrate import alembic_config, exclusive_connection, upgrade_to_head
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 
@@ -35,7 +37,7 @@ def test_concurrent_migrations_from_two_processes(empty_database_url):
     try:
         assert {"users", "tasks", "alembic_version"} <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
     finally:
         engine.dispose()
 
@@ -49,3 +51,46 @@ def test_migrate_reports_bad_config_by_name():
     env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": "mysql://u:p@h/db"}
     result = subprocess.run([sys.executable, "-m", "app.migrate"], cwd=BACKEND_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 2 and "DATABASE_URL" in result.stderr
+
+
+@pytest.fixture
+def engine_at_0001(empty_database_url):
+    """A database at revision 0001 holding one user with one task."""
+    engine = create_db_engine(empty_database_url)
+    with exclusive_connection(engine) as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.execute(text("INSERT INTO users (id, email, password_hash, created_at) "
+                                "VALUES (7, 'ada@example.com', 'x', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO tasks (user_id, title, description, done, priority, created_at, "
+                                "updated_at) VALUES (7, 't', '', false, 'low', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        connection.commit()
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_keeps_every_row(engine_at_0001):
+    """SQLite rebuilds users to alter it; with foreign keys on, dropping the old table would
+    cascade-delete every task."""
+    upgrade_to_head(engine_at_0001)
+    with engine_at_0001.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM tasks WHERE user_id = 7")).scalar() == 1
+        assert connection.execute(text("SELECT email FROM users")).scalars().all() == ["ada@example.com"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sqlite_connections_keep_foreign_keys_after_migrating(engine_at_0001):
+    upgrade_to_head(engine_at_0001)
+    # The migrating connection went back to the pool; the next request gets it.
+    with engine_at_0001.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sqlite_migration_refuses_to_leave_broken_foreign_keys(engine_at_0001):
+    with engine_at_0001.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.execute(text("DELETE FROM users"))
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    with pytest.raises(RuntimeError, match="1 row"):
+        upgrade_to_head(engine_at_0001)

@@ -1,10 +1,10 @@
-from fastapi import APIRouter
-from sqlalchemy import select
+from fastapi import APIRouter, Response
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import RuntimeDep, SessionsDep, UserIdDep
 from app.errors import ApiError, not_authenticated
-from app.models import User
+from app.models import Task, User
 from app.schemas import Credentials, TokenOut, UserOut
 from app.security import DUMMY_HASH, create_access_token, hash_password, verify_password
 
@@ -53,3 +53,20 @@ def me(user_id: UserIdDep, sessions: SessionsDep) -> User:
     if user is None:
         raise not_authenticated()
     return user
+
+
+@router.delete("/me", status_code=204)
+def delete_me(user_id: UserIdDep, sessions: SessionsDep) -> Response:
+    """The caller's account and everything it owns, in one transaction.
+
+    Tasks are deleted explicitly rather than left to ON DELETE CASCADE: a SQLite connection that
+    lacks PRAGMA foreign_keys would otherwise keep them, orphaned. Tokens are stateless and stay
+    signed until they expire; ids are never reused (see migration 0002), so a leftover token can
+    never reach another account.
+    """
+    with sessions() as session:
+        session.execute(delete(Task).where(Task.user_id == user_id))
+        if session.execute(delete(User).where(User.id == user_id)).rowcount == 0:
+            raise not_authenticated()
+        session.commit()
+    return Response(status_code=204)

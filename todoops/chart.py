@@ -20,7 +20,7 @@ from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
-from .kube import read
+from .kube import ensure_namespace, read
 from .preflight import require_cluster
 from .providers import provider_for
 
@@ -113,4 +113,5 @@ def install_chart(c, dry_run=False, context=None):
     """helm upgrade --install the chart with the current content-addressed image tags (see `deploy`)."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="helm")
     require_cluster(c, cfg)
+    ensure_namespace(c, cfg)
     install(c, cfg, planned_images(cfg))

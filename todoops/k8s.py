@@ -17,7 +17,7 @@ from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
-from .kube import get_json, kubectl, selector
+from .kube import ensure_namespace, get_json, kubectl, selector
 from .preflight import require_cluster
 from .providers import provider_for
 
@@ -92,6 +92,7 @@ def apply(c, dry_run=False, context=None):
     """Apply k8s/ with the current content-addressed image tags (builds and loads nothing: see `deploy`)."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="kubectl")
     require_cluster(c, cfg)
+    ensure_namespace(c, cfg)
     apply_manifests(c, cfg, planned_images(cfg))
 
 

@@ -1,7 +1,7 @@
 """`invoke deploy` and `invoke prepare-secrets`: the user-facing sequences of steps.
 
-``deploy`` is ``STEPS``, read top to bottom: preflight -> secrets -> build ->
-load -> apply (kubectl | helm) -> rollout -> verify, then a summary. Each step
+``deploy`` is ``STEPS``, read top to bottom: preflight -> namespace -> secrets
+-> build -> load -> apply (kubectl | helm) -> rollout -> verify, then a summary. Each step
 is idempotent and checks its own result, so an interrupted run (Ctrl-C) is
 finished by running it again; with nothing changed a re-run builds, loads and
 restarts nothing. Both tasks live here, above every step module, because they
@@ -21,7 +21,7 @@ from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images
-from .kube import kubectl, selector
+from .kube import ensure_namespace, kubectl, selector
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
 from .remote import on_host, task
@@ -46,6 +46,13 @@ class Deploy:
 
 def check(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     state.driver = preflight(c, cfg, report)
+
+
+def namespace(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    if not ensure_namespace(c, cfg):
+        report.line("ok", f"namespace {cfg.namespace} exists")
+    else:
+        report.line("ok", f"namespace {cfg.namespace} {'would be created' if cfg.dry_run else 'created'}")
 
 
 def secrets(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
@@ -98,6 +105,7 @@ def check_running(c: Context, cfg: Settings, report: Report, state: Deploy) -> N
 Step = Callable[[Context, Settings, Report, Deploy], None]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("preflight", check),
+    ("namespace", namespace),
     ("secrets", secrets),
     ("build", build_images),
     ("load", load),

@@ -68,8 +68,9 @@ def answers(tmp_path, cfg, first: bool) -> dict:
                   not_found("secrets", cfg.secret_name) if first else ok(json.dumps({"data": {
                       k: base64.b64encode(v.encode()).decode()
                                                                   for k, v in secret.items()}})),
+              # The namespace step creates it; the secrets step then finds it.
               line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
-                  not_found("namespaces", cfg.namespace) if first else ok(),
+                  [not_found("namespaces", cfg.namespace), ok()] if first else ok(),
               line([*kubectl, "apply", "-f", "-"]): ok(),
               line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"]): ok("\n".join(DOCKER_ENV)),
               line([*docker, "buildx", "version"]): failed(),
@@ -124,7 +125,8 @@ def golden(name: str, log: list[str], root) -> None:
 
 
 def test_deploy_is_the_documented_sequence():
-    assert [name for name, _ in STEPS] == ["preflight", "secrets", "build", "load", "apply", "rollout", "verify"]
+    assert [name for name, _ in STEPS] == ["preflight", "namespace", "secrets", "build", "load", "apply", "rollout",
+                                           "verify"]
 
 
 @pytest.mark.parametrize("method", ["kubectl", "helm"])
@@ -193,3 +195,22 @@ def test_deploy_never_leaks_a_secret(make_context, tmp_path, capsys):
     assert leaked(out + err) == [] and leaked("\n".join(commands_run(c))) == []
     written = [path for path in tmp_path.rglob("*") if path.is_file() and path.name != ".env"]
     assert all(leaked(path.read_text(errors="replace")) == [] for path in written)
+
+
+@pytest.mark.parametrize("method", ["kubectl", "helm"])
+def test_the_apply_tasks_alone_create_the_namespace_first_on_a_fresh_cluster(make_context, tmp_path, method):
+    from todoops.chart import install_chart
+    from todoops.k8s import apply
+
+    project(tmp_path)
+    cfg = resolve(make_context(method=method))
+    kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
+    table = answers(tmp_path, cfg, first=True)
+    c = make_context({**table, line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
+                      not_found("namespaces", cfg.namespace)}, method=method)
+    (apply if method == "kubectl" else install_chart)(c)
+    log = commands_run(c)
+    created = log.index(line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"])) + 1
+    assert log[created] == line([*kubectl, "apply", "-f", "-"])
+    assert json.loads(c.run.call_args_list[created].kwargs["in_stream"].getvalue())["kind"] == "Namespace"
+    assert any(word in command for command in log[created + 1:] for word in ("upgrade --install", "apply -f -"))

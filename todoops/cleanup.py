@@ -1,31 +1,50 @@
 """`invoke clean`: remove what the suite created, found by its labels, newest first.
 
-Assumptions: every object of the release carries ``selector(cfg)`` labels and
-the helm release (if any) is named ``cfg.release``. The namespace goes only
-when its ``managed-by`` label says the suite created it and
-nothing the suite did not create lives in it. Images leave the node only when no
-pod of another namespace runs them. The whole plan is
-gathered first, shown, confirmed, then carried out; a second run finds nothing
-and succeeds.
+Assumptions: every object of the release carries ``selector(cfg)`` labels.
+What the namespace holds is read once, by discovery: every namespaced kind the
+server can list and delete (what deleting the namespace would take with it).
+An object is the release's when it carries those labels, or Kubernetes made it
+for one that does (ownerReferences, Endpoints of its Services, claims of its
+StatefulSets), or it is helm's record of the release; Events and what every
+namespace holds from the start are nobody's. Anything else is foreign.
+
+- The namespace goes only when its ``managed-by`` label says the suite created
+  it and it holds nothing foreign.
+- The helm release (found by helm's record of it in the namespace) is
+  uninstalled only when it is this chart (Chart.yaml's name) and its objects
+  carry the release's labels. A foreign release of the same name is kept and
+  said so; like a foreign object that keeps the namespace, it does not make
+  clean fail: clean removed all that was its own, and a re-run does the same.
+- Images leave the node only when no pod of another namespace runs them.
+- Every listing must succeed: a failed one stops clean before anything is
+  deleted, with the command's message.
+
+The whole plan is gathered first, shown, confirmed, then carried out; a second
+run finds nothing and succeeds.
 """
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from invoke import Context
 
-from .chart import helm, release_status
-from .commands import Argv, probe, run
+from .chart import chart_name, helm, release_metadata
+from .commands import Argv, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, selector
+from .kube import MANAGED_BY, MANAGED_BY_LABEL, PART_OF, get_json, kubectl, read
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube, normalize
 from .remote import on_host, task
 from .report import Report
 
-# The reverse of the apply order: entry points first, data last.
-KINDS = ("ingresses", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies", "services",
-         "deployments", "statefulsets", "configmaps", "secrets", "serviceaccounts", "persistentvolumeclaims")
+# The reverse of the apply order: entry points first, data last; kinds the chart does not make go first.
+DELETE_ORDER = ("Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Service", "Deployment",
+                "StatefulSet", "ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim")
+# Every namespace has these from the start; they are nobody's objects.
+NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
+# helm's record of a release: a Secret (default storage driver) or ConfigMap labelled with its name.
+HELM_RECORD_KINDS = ("Secret", "ConfigMap")
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 Step = tuple[str, Argv]
 
 
@@ -43,13 +62,12 @@ def cluster_image_steps(c: Context, cfg: Settings) -> list[Step]:
         listing, remove = minikube(cfg, "image", "ls"), minikube(cfg, "image", "rm")
     else:
         return []
-    result = probe(c, listing)
-    refs = ours(cfg, listed_refs(result.stdout)) if result.ok else []
+    refs = ours(cfg, listed_refs(read(c, listing) or ""))
     if refs:
         # The node's image store is shared: an image another namespace's pod runs must stay.
-        pods = probe(c, ["kubectl", "--context", cfg.context, "get", "pods", "--all-namespaces", "--no-headers",
-                         "-o", "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
-        in_use = images_in_use(pods.stdout, cfg.namespace) if pods.ok else set(refs)
+        pods = read(c, ["kubectl", "--context", cfg.context, "get", "pods", "--all-namespaces", "--no-headers",
+                        "-o", "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
+        in_use = images_in_use(pods or "", cfg.namespace)
         refs = [ref for ref in refs if ref not in in_use]
     return [(f"{len(refs)} image(s) from the cluster", [*remove, *refs])] if refs else []
 
@@ -64,44 +82,152 @@ def images_in_use(pods_table: str, namespace: str) -> set[str]:
     return used
 
 
-# Every namespace has these from the start; they are nobody's objects.
-NAMESPACE_DEFAULTS = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
-
-
-def foreign_objects(c: Context, cfg: Settings, ours: list[str]) -> list[str]:
-    """Objects in the namespace that the suite did not create (deleting the namespace would take them too)."""
-    everything = probe(c, kubectl(cfg, "get", ",".join(KINDS), "-o", "name"))
-    if not everything.ok:
-        return ["(the namespace's objects could not be listed)"]
-    return sorted(set(everything.stdout.split()) - set(ours) - NAMESPACE_DEFAULTS)
-
-
 def local_image_steps(c: Context, cfg: Settings) -> list[Step]:
-    found = probe(c, ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
-                      *(f"--filter=reference={spec.repository}" for spec in cfg.images)])
-    refs = sorted(found.stdout.split()) if found.ok else []
+    found = read(c, ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                     *(f"--filter=reference={spec.repository}" for spec in cfg.images)])
+    refs = sorted((found or "").split())
     return [(f"{len(refs)} local image(s)", ["docker", "image", "rm", *refs])] if refs else []
+
+
+# -- What the namespace holds, and whose it is (pure functions over `kubectl get -o json` items).
+
+def served_kinds(c: Context, cfg: Settings) -> list[str]:
+    """Namespaced kinds the server can list and delete, without Events (nobody's objects)."""
+    kinds = (read(c, kubectl(cfg, "api-resources", "--verbs=list,delete", "--namespaced", "-o", "name")) or "").split()
+    return sorted(kind for kind in set(kinds) if kind.split(".", 1)[0] != "events")
+
+
+def namespace_objects(c: Context, cfg: Settings) -> list[dict]:
+    """Every object the namespace holds, of every kind the server serves."""
+    return (get_json(c, cfg, ",".join(served_kinds(c, cfg))) or {}).get("items", [])
+
+
+def metadata(obj: Mapping) -> Mapping:
+    return obj.get("metadata") or {}
+
+
+def name_of(obj: Mapping) -> str:
+    return metadata(obj).get("name", "")
+
+
+def uid_of(obj: Mapping) -> str:
+    return metadata(obj).get("uid", "")
+
+
+def object_ref(obj: Mapping) -> str:
+    """``kind[.group]/name``, as ``kubectl get -o name`` prints it and ``kubectl delete`` takes it."""
+    group = obj.get("apiVersion", "").rpartition("/")[0]
+    return f"{obj.get('kind', '').lower()}{'.' + group if group else ''}/{name_of(obj)}"
+
+
+def labelled(obj: Mapping, cfg: Settings) -> bool:
+    found = metadata(obj).get("labels") or {}
+    return found.get("app.kubernetes.io/part-of") == PART_OF and found.get("app.kubernetes.io/instance") == cfg.release
+
+
+def owned(obj: Mapping, owners: set[str]) -> bool:
+    return any(ref.get("uid") in owners for ref in metadata(obj).get("ownerReferences") or [])
+
+
+def helm_record(obj: Mapping, release: str) -> bool:
+    """Whether ``obj`` is helm's own record of ``release`` (``sh.helm.release.v1.<release>.v<N>``)."""
+    found = metadata(obj).get("labels") or {}
+    return obj.get("kind") in HELM_RECORD_KINDS and found.get("owner") == "helm" and found.get("name") == release
+
+
+def claims(statefulsets: Sequence[Mapping]) -> set[str]:
+    """Name prefixes of the volume claims the StatefulSets make (``<template>-<statefulset>-<ordinal>``)."""
+    return {f"{metadata(template).get('name')}-{metadata(sts).get('name')}-" for sts in statefulsets
+            for template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []}
+
+
+def made_for(obj: Mapping, uids: set[str], services: set[str]) -> bool:
+    """Whether Kubernetes made ``obj`` for one of ``uids`` (Services ``services``): they take it with them."""
+    return owned(obj, uids) or (obj.get("kind") == "Endpoints" and name_of(obj) in services)
+
+
+def names_of(objects: Sequence[Mapping], kind: str) -> set[str]:
+    return {name_of(obj) for obj in objects if obj.get("kind") == kind}
+
+
+def release_objects(objects: Sequence[Mapping], cfg: Settings) -> list[Mapping]:
+    """The labelled objects, all that Kubernetes made for them (owners' owners too), and their volume claims."""
+    mine = [obj for obj in objects if labelled(obj, cfg)]
+    prefixes = tuple(claims([obj for obj in mine if obj.get("kind") == "StatefulSet"]))
+    mine += [obj for obj in objects if obj.get("kind") == "PersistentVolumeClaim" and not labelled(obj, cfg)
+             and name_of(obj).startswith(prefixes) and name_of(obj).rpartition("-")[2].isdigit()]
+    while True:
+        uids, refs = {uid_of(obj) for obj in mine}, {object_ref(obj) for obj in mine}
+        more = [obj for obj in objects
+                if object_ref(obj) not in refs and made_for(obj, uids, names_of(mine, "Service"))]
+        if not more:
+            return mine
+        mine += more
+
+
+def to_delete(objects: Sequence[Mapping], cfg: Settings) -> list[str]:
+    """Refs of the labelled objects in delete order, without those Kubernetes made for the others
+    (the foreground cascade and the controllers remove them)."""
+    mine = release_objects(objects, cfg)
+    uids, services = {uid_of(obj) for obj in mine}, names_of(mine, "Service")
+    tops = [obj for obj in mine if labelled(obj, cfg) and not made_for(obj, uids, services)]
+    order = {kind: index for index, kind in enumerate(DELETE_ORDER)}
+    return [object_ref(obj) for obj in sorted(tops, key=lambda obj: order.get(obj.get("kind"), -1))]
+
+
+def foreign(objects: Sequence[Mapping], cfg: Settings, release_is_ours: bool) -> list[str]:
+    """Refs of the objects the suite did not create (deleting the namespace would take them too)."""
+    mine = {object_ref(obj) for obj in release_objects(objects, cfg)}
+    return sorted(object_ref(obj) for obj in objects
+                  if object_ref(obj) not in mine
+                  and (obj.get("kind"), name_of(obj)) not in NAMESPACE_DEFAULTS
+                  and not (release_is_ours and helm_record(obj, cfg.release)))
+
+
+def release_problem(found: Mapping, chart: str, objects: Sequence[Mapping], cfg: Settings) -> str:
+    """Why the helm release of our name is not ours to uninstall; "" when it is."""
+    if found.get("chart") != chart:
+        return f"it is chart {found.get('chart')!r}, not {chart!r}"
+    theirs = [object_ref(obj) for obj in objects if not labelled(obj, cfg)
+              and (metadata(obj).get("annotations") or {}).get(HELM_RELEASE_ANNOTATION) == cfg.release]
+    if theirs:
+        return f"its objects lack the release's labels ({', '.join(theirs[:3])}{', ...' if len(theirs) > 3 else ''})"
+    return ""
+
+
+def our_release(c: Context, cfg: Settings, objects: Sequence[Mapping], notes: list[str]) -> bool:
+    """Whether a helm release named ``cfg.release`` is here and ours to uninstall (a kept one is noted)."""
+    if not any(helm_record(obj, cfg.release) for obj in objects):
+        return False
+    found = release_metadata(c, cfg)
+    if found is None:
+        return False
+    problem = release_problem(found, chart_name(cfg), objects, cfg)
+    if problem:
+        notes.append(f"helm release {cfg.release} kept: {problem}; it is not this suite's to remove")
+    return not problem
 
 
 def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None = None) -> list[Step]:
     """Everything ``clean`` would remove, in order; empty when nothing is left. ``notes``: what is kept, and why."""
+    notes = notes if notes is not None else []
+    objects = namespace_objects(c, cfg)
+    release = our_release(c, cfg, objects, notes)
     steps: list[Step] = []
-    if release_status(c, cfg)[0]:
+    if release:
         steps.append((f"helm release {cfg.release}",
                       helm(cfg, "uninstall", cfg.release, "--wait", "--timeout", f"{cfg.rollout_timeout}s")))
-    listed = probe(c, kubectl(cfg, "get", ",".join(KINDS), "-l", selector(cfg), "-o", "name"))
-    names = listed.stdout.split() if listed.ok else []
+    names = to_delete(objects, cfg)
     if names:
         steps.append((f"{len(names)} labelled object(s): {', '.join(names)}",
                       kubectl(cfg, "delete", *names, "--ignore-not-found", "--wait=true", "--cascade=foreground")))
     steps += cluster_image_steps(c, cfg) + (local_image_steps(c, cfg) if local_images else [])
     namespace = get_json(c, cfg, "namespace", cfg.namespace)
-    if namespace and namespace["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) == MANAGED_BY:
-        foreign = foreign_objects(c, cfg, names)
-        if foreign:
-            (notes if notes is not None else []).append(
-                f"namespace {cfg.namespace} kept: it holds {len(foreign)} object(s) the suite did not create "
-                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''})")
+    if namespace and (metadata(namespace).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY:
+        kept = foreign(objects, cfg, release)
+        if kept:
+            notes.append(f"namespace {cfg.namespace} kept: it holds {len(kept)} object(s) the suite did not create "
+                         f"({', '.join(kept[:5])}{', ...' if len(kept) > 5 else ''})")
             return steps
         steps.append((f"namespace {cfg.namespace} (created by the suite)",
                       kubectl(cfg, "delete", "namespace", cfg.namespace, "--ignore-not-found", "--wait=true")))

@@ -61,7 +61,7 @@ def read_failed(command: Argv, result: Result) -> NoReturn:
     if "(Forbidden)" in result.stderr:
         fail(message, "your kube user may not read this: grant it (see `kubectl auth can-i --list`) "
              "or use a context that may; nothing was done on a partial view")
-    fail(message, "the API server answered with an error: run again once it is healthy; "
+    fail(message, "its message says why; run again once that is fixed (an API server error passes by itself); "
          "nothing was done on a partial view")
 
 

@@ -4,85 +4,211 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, line, not_found, ok, release_not_found
-from todoops.cleanup import KINDS, clean_release
+from tests.unit.fixtures import failed, line, not_found, ok, project, release_not_found
+from todoops.cleanup import clean_release
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.report import Report
 
 KUBECTL = ["kubectl", "--context", "todoops-e2e", "--namespace", "todo-app"]
-SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
-HELM_STATUS = line(["helm", "--kube-context", "todoops-e2e", "--namespace", "todo-app", "status", "todo-app", "-o",
-                    "json"])
-LISTED = line([*KUBECTL, "get", ",".join(KINDS), "-l", SELECTOR, "-o", "name"])
+HELM = ["helm", "--kube-context", "todoops-e2e", "--namespace", "todo-app"]
+LABELS = {"app.kubernetes.io/part-of": "todo-app", "app.kubernetes.io/instance": "todo-app"}
+# What `kubectl api-resources --verbs=list,delete --namespaced -o name` prints on a small cluster.
+KINDS = ("configmaps", "endpoints", "events", "persistentvolumeclaims", "pods", "secrets", "serviceaccounts",
+         "services", "controllerrevisions.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps",
+         "cronjobs.batch", "jobs.batch", "endpointslices.discovery.k8s.io", "events.events.k8s.io",
+         "ingresses.networking.k8s.io", "roles.rbac.authorization.k8s.io", "widgets.example.com")
+DISCOVER = line([*KUBECTL, "api-resources", "--verbs=list,delete", "--namespaced", "-o", "name"])
+# Events are nobody's objects: they are not even listed.
+EVERYTHING = line([*KUBECTL, "get", ",".join(sorted(k for k in KINDS if not k.startswith("events"))), "-o", "json"])
 NAMESPACE = line([*KUBECTL, "get", "namespace", "todo-app", "-o", "json"])
+METADATA = line([*HELM, "get", "metadata", "todo-app", "-o", "json"])
+UNINSTALL = line([*HELM, "uninstall", "todo-app", "--wait", "--timeout", "180s"])
 CTR = ["ctr", "--address", "/run/e2e/containerd.sock", "-n", "k8s.io"]
 IMAGES = line([*CTR, "images", "ls", "-q"])
-CONFIG = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
-OBJECTS = "ingress.networking.k8s.io/todo-app\nservice/todo-app-backend\ndeployment.apps/todo-app-backend\n" \
-          "secret/todo-app-secrets\n"
-OURS = json.dumps({"metadata": {"labels": {"app.kubernetes.io/managed-by": "todoops"}}})
-# Foreground: the delete returns once the pods are gone too, so nothing labelled is left behind.
-DELETE_OBJECTS = line([*KUBECTL, "delete", *OBJECTS.split(), "--ignore-not-found", "--wait=true",
-                       "--cascade=foreground"])
-REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
-DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
 PODS = line(["kubectl", "--context", "todoops-e2e", "get", "pods", "--all-namespaces", "--no-headers", "-o",
              "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
-EVERYTHING = line([*KUBECTL, "get", ",".join(KINDS), "-o", "name"])
+CONFIG = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+OURS = json.dumps({"metadata": {"labels": {"app.kubernetes.io/managed-by": "todoops"}}})
 
 
-def deployed(**overrides) -> dict:
-    return {HELM_STATUS: release_not_found(), LISTED: ok(OBJECTS), NAMESPACE: ok(OURS),
+def thing(kind: str, name: str, api: str = "v1", labels: dict | None = None, owner: str = "",
+          spec: dict | None = None) -> dict:
+    """One listed object; its uid is its kind and name, ``owner`` the uid of its owner."""
+    meta = {"name": name, "uid": f"{kind}/{name}", "labels": labels or {}}
+    if owner:
+        meta["ownerReferences"] = [{"uid": owner}]
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **({"spec": spec} if spec else {})}
+
+
+RELEASE = [
+    thing("Ingress", "todo-app", "networking.k8s.io/v1", LABELS),
+    thing("Service", "todo-app-backend", labels=LABELS),
+    thing("Deployment", "todo-app-backend", "apps/v1", LABELS),
+    thing("Secret", "todo-app-secrets", labels=LABELS),
+]
+# What Kubernetes makes for those, and what every namespace has: none of it is foreign.
+MADE_FOR_IT = [
+    thing("ReplicaSet", "todo-app-backend-6f7d", "apps/v1", LABELS, owner="Deployment/todo-app-backend"),
+    thing("Pod", "todo-app-backend-6f7d-x1", labels=LABELS, owner="ReplicaSet/todo-app-backend-6f7d"),
+    thing("Endpoints", "todo-app-backend", labels=LABELS),
+    thing("EndpointSlice", "todo-app-backend-a1b2", "discovery.k8s.io/v1", owner="Service/todo-app-backend"),
+    thing("ConfigMap", "kube-root-ca.crt"),
+    thing("ServiceAccount", "default"),
+]
+# Foreground: the delete returns once the pods are gone too, so nothing labelled is left behind.
+DELETE_OBJECTS = line([*KUBECTL, "delete", "ingress.networking.k8s.io/todo-app", "service/todo-app-backend",
+                       "deployment.apps/todo-app-backend", "secret/todo-app-secrets", "--ignore-not-found",
+                       "--wait=true", "--cascade=foreground"])
+REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
+DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
+
+
+def listing(*objects: dict) -> object:
+    return ok(json.dumps({"kind": "List", "items": list(objects)}))
+
+
+def deployed(*extra: dict, **overrides) -> dict:
+    return {DISCOVER: ok("\n".join(KINDS) + "\n"), EVERYTHING: listing(*RELEASE, *MADE_FOR_IT, *extra),
+            NAMESPACE: ok(OURS),
             IMAGES: ok("docker.io/library/todo-backend:abc\ndocker.io/library/todo-frontend:def\n"
                        "docker.io/library/postgres:15\n"), DELETE_OBJECTS: ok(), REMOVE_IMAGES: ok(),
-            DELETE_NAMESPACE: ok(), PODS: ok("todo-app   todo-backend:abc,todo-frontend:def\n"),
-            EVERYTHING: ok(OBJECTS + "configmap/kube-root-ca.crt\nserviceaccount/default\n"), **overrides}
+            DELETE_NAMESPACE: ok(), PODS: ok("todo-app   todo-backend:abc,todo-frontend:def\n"), **overrides}
+
+
+def clean(make_context, answers: dict, capsys=None, **flags) -> tuple[list[str], str]:
+    c = make_context(answers, **CONFIG)
+    clean_release(c, resolve(c, dry_run=flags.pop("dry_run", False)), Report(), **{"yes": True, **flags})
+    return commands_run(c), capsys.readouterr().out if capsys else ""
 
 
 def test_removes_labelled_objects_images_and_our_namespace_in_reverse_order(make_context):
-    c = make_context(deployed(), **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True)
-    assert commands_run(c)[-3:] == [DELETE_OBJECTS, REMOVE_IMAGES, DELETE_NAMESPACE]
+    commands, _ = clean(make_context, deployed())
+    assert commands == [DISCOVER, EVERYTHING, IMAGES, PODS, NAMESPACE, DELETE_OBJECTS, REMOVE_IMAGES,
+                        DELETE_NAMESPACE]
 
 
-def test_helm_release_is_uninstalled_first(make_context):
-    uninstall = line(["helm", "--kube-context", "todoops-e2e", "--namespace", "todo-app", "uninstall", "todo-app",
-                      "--wait", "--timeout", "180s"])
-    c = make_context(deployed(**{HELM_STATUS: ok(json.dumps({"info": {"status": "deployed"}, "version": 2})),
-                                 uninstall: ok()}), **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True)
-    assert commands_run(c)[6:] == [uninstall, DELETE_OBJECTS, REMOVE_IMAGES, DELETE_NAMESPACE]
+def helm_record(release: str = "todo-app") -> dict:
+    return thing("Secret", f"sh.helm.release.v1.{release}.v1", labels={"owner": "helm", "name": release})
+
+
+def helm_managed(obj: dict, release: str = "todo-app") -> dict:
+    obj["metadata"]["annotations"] = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": "todo-app"}
+    return obj
+
+
+def test_our_helm_release_goes_first_and_its_record_does_not_keep_the_namespace(make_context, tmp_path):
+    project(tmp_path)
+    objects = [helm_managed(thing("Service", "todo-app-frontend", labels=LABELS)), helm_record()]
+    answers = deployed(*objects, **{METADATA: ok(json.dumps({"chart": "todo-app", "status": "deployed"})),
+                                    UNINSTALL: ok()})
+    delete = line([*KUBECTL, "delete", "ingress.networking.k8s.io/todo-app", "service/todo-app-backend",
+                   "service/todo-app-frontend", "deployment.apps/todo-app-backend", "secret/todo-app-secrets",
+                   "--ignore-not-found", "--wait=true", "--cascade=foreground"])
+    commands, _ = clean(make_context, {**answers, delete: ok()})
+    # One clean is enough with --method helm: the namespace goes in the same run.
+    assert commands[-4:] == [UNINSTALL, delete, REMOVE_IMAGES, DELETE_NAMESPACE]
+
+
+@pytest.mark.parametrize(("chart", "labels", "why"), [
+    ("wordpress", {}, "it is chart 'wordpress', not 'todo-app'"),
+    # This chart's name, but installed by someone else with other labels.
+    ("todo-app", {"app.kubernetes.io/instance": "todo-app"}, "its objects lack the release's labels "
+                                                             "(deployment.apps/blog)"),
+])
+def test_a_foreign_helm_release_of_our_name_is_kept_and_keeps_the_namespace(make_context, tmp_path, capsys, chart,
+                                                                             labels, why):
+    project(tmp_path)
+    theirs = [helm_managed(thing("Deployment", "blog", "apps/v1", labels)), helm_record()]
+    commands, out = clean(make_context, deployed(*theirs, **{METADATA: ok(json.dumps({"chart": chart}))}), capsys)
+    assert UNINSTALL not in commands and DELETE_NAMESPACE not in commands and DELETE_OBJECTS in commands
+    assert f"helm release todo-app kept: {why}" in out
+    assert "namespace todo-app kept: it holds 2 object(s) the suite did not create" in out
+
+
+def test_no_helm_record_no_helm_command(make_context):
+    # kubectl users need no helm at all: helm is asked only about a release the namespace records.
+    commands, _ = clean(make_context, deployed())
+    assert not [command for command in commands if command.startswith("helm ")]
 
 
 def test_a_namespace_we_did_not_create_stays(make_context):
-    c = make_context(deployed(**{NAMESPACE: ok(json.dumps({"metadata": {"labels": {}}}))}), **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True)
-    assert DELETE_NAMESPACE not in commands_run(c)
+    commands, _ = clean(make_context, deployed(**{NAMESPACE: ok(json.dumps({"metadata": {"labels": {}}}))}))
+    assert DELETE_NAMESPACE not in commands
 
 
-def test_our_namespace_stays_when_it_holds_objects_we_did_not_create(make_context, capsys):
-    c = make_context(deployed(**{EVERYTHING: ok(OBJECTS + "configmap/someone-elses\nserviceaccount/default\n")}),
-                     **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True)
-    assert DELETE_OBJECTS in commands_run(c) and DELETE_NAMESPACE not in commands_run(c)
-    assert "namespace todo-app kept: it holds 1 object(s) the suite did not create (configmap/someone-elses)" \
-        in capsys.readouterr().out
+@pytest.mark.parametrize("foreign", [
+    thing("ConfigMap", "someone-elses"),
+    thing("Pod", "debug-shell"),
+    thing("Job", "backup", "batch/v1"),
+    thing("CronJob", "nightly", "batch/v1"),
+    thing("Role", "reader", "rbac.authorization.k8s.io/v1"),
+    thing("Widget", "w1", "example.com/v1"),
+    # Labelled as another release of the same app: not ours either.
+    thing("ConfigMap", "other", labels={**LABELS, "app.kubernetes.io/instance": "todo-app-2"}),
+    # Made by Kubernetes, but for someone else's object.
+    thing("Pod", "backup-x7", owner="Job/backup"),
+], ids=lambda obj: f"{obj['kind']}/{obj['metadata']['name']}")
+def test_our_namespace_stays_when_it_holds_any_object_we_did_not_create(make_context, capsys, foreign):
+    commands, out = clean(make_context, deployed(foreign), capsys)
+    assert DELETE_OBJECTS in commands and DELETE_NAMESPACE not in commands
+    group = foreign["apiVersion"].rpartition("/")[0]
+    ref = f"{foreign['kind'].lower()}{'.' + group if group else ''}/{foreign['metadata']['name']}"
+    assert f"namespace todo-app kept: it holds 1 object(s) the suite did not create ({ref})" in out
+
+
+def test_what_kubernetes_makes_for_our_objects_is_ours(make_context):
+    statefulset = thing("StatefulSet", "todo-app-postgresql", "apps/v1", LABELS,
+                        spec={"volumeClaimTemplates": [{"metadata": {"name": "data"}}]})
+    made = [thing("ControllerRevision", "todo-app-postgresql-5d8", "apps/v1", owner="StatefulSet/todo-app-postgresql"),
+            thing("Pod", "todo-app-postgresql-0", owner="StatefulSet/todo-app-postgresql"),
+            # The claim of the StatefulSet's volume template, even without labels.
+            thing("PersistentVolumeClaim", "data-todo-app-postgresql-0")]
+    delete = line([*KUBECTL, "delete", "ingress.networking.k8s.io/todo-app", "service/todo-app-backend",
+                   "deployment.apps/todo-app-backend", "statefulset.apps/todo-app-postgresql", "secret/todo-app-secrets",
+                   "--ignore-not-found", "--wait=true", "--cascade=foreground"])
+    commands, _ = clean(make_context, {**deployed(statefulset, *made), delete: ok()})
+    assert commands[-3:] == [delete, REMOVE_IMAGES, DELETE_NAMESPACE]
+
+
+@pytest.mark.parametrize("listing_", [DISCOVER, EVERYTHING, IMAGES, PODS, NAMESPACE])
+def test_a_failed_listing_stops_clean_before_anything_is_deleted(make_context, listing_):
+    answers = deployed(**{listing_: failed(stderr="Error from server (ServiceUnavailable): the server is currently "
+                                                   "unable to handle the request\n")})
+    c = make_context(answers, **CONFIG)
+    with pytest.raises(Exit) as error:
+        clean_release(c, resolve(c), Report(), yes=True)
+    assert error.value.code == ExitCode.FAILED and "ServiceUnavailable" in error.value.message
+    assert not [command for command in commands_run(c) if " delete " in command or " rm " in command]
+
+
+def test_a_failed_helm_read_stops_clean_before_anything_is_deleted(make_context, tmp_path):
+    project(tmp_path)
+    answers = deployed(helm_record(), **{METADATA: failed(stderr="Error: Kubernetes cluster unreachable: dial tcp "
+                                                                 "127.0.0.1:6443: connect: connection refused\n")})
+    c = make_context(answers, **CONFIG)
+    with pytest.raises(Exit) as error:
+        clean_release(c, resolve(c), Report(), yes=True)
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert commands_run(c) == [DISCOVER, EVERYTHING, METADATA]
+
+
+def test_a_record_without_a_release_is_not_uninstalled(make_context, tmp_path, capsys):
+    project(tmp_path)
+    commands, out = clean(make_context, deployed(helm_record(), **{METADATA: release_not_found()}), capsys)
+    assert UNINSTALL not in commands and "namespace todo-app kept" in out
 
 
 def test_images_another_namespace_runs_stay_on_the_node(make_context):
     remove_frontend = line([*CTR, "images", "rm", "docker.io/library/todo-frontend:def"])
     pods = ok("todo-app   todo-backend:abc,todo-frontend:def\nother   todo-backend:abc\n")
-    c = make_context(deployed(**{PODS: pods, remove_frontend: ok()}), **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True)
-    assert remove_frontend in commands_run(c) and REMOVE_IMAGES not in commands_run(c)
+    commands, _ = clean(make_context, deployed(**{PODS: pods, remove_frontend: ok()}))
+    assert remove_frontend in commands and REMOVE_IMAGES not in commands
 
 
 def test_dry_run_lists_and_deletes_nothing(make_context, capsys):
-    c = make_context(deployed(), **CONFIG)
-    clean_release(c, resolve(c, dry_run=True), Report(), yes=False)
-    assert commands_run(c) == [HELM_STATUS, LISTED, IMAGES, PODS, NAMESPACE, EVERYTHING]
-    out = capsys.readouterr().out
+    commands, out = clean(make_context, deployed(), capsys, dry_run=True, yes=False)
+    assert commands == [DISCOVER, EVERYTHING, IMAGES, PODS, NAMESPACE]
     assert "would remove: 4 labelled object(s)" in out and "would remove: namespace todo-app" in out
 
 
@@ -97,16 +223,15 @@ def test_needs_yes_off_a_terminal_and_respects_no(make_context):
 
 
 def test_second_run_finds_nothing_and_succeeds(make_context, capsys):
-    c = make_context({HELM_STATUS: release_not_found(), LISTED: ok(""), IMAGES: ok("docker.io/library/postgres:15\n"),
-                      NAMESPACE: not_found("namespaces", "todo-app")}, **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=False)
-    assert "nothing to clean" in capsys.readouterr().out
+    answers = {DISCOVER: ok("\n".join(KINDS)), EVERYTHING: listing(), IMAGES: ok("docker.io/library/postgres:15\n"),
+               NAMESPACE: not_found("namespaces", "todo-app")}
+    _, out = clean(make_context, answers, capsys, yes=False)
+    assert "nothing to clean" in out
 
 
 def test_local_images_on_request(make_context):
-    listing = line(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter=reference=todo-backend",
-                    "--filter=reference=todo-frontend"])
+    local = line(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter=reference=todo-backend",
+                  "--filter=reference=todo-frontend"])
     remove = line(["docker", "image", "rm", "todo-backend:abc"])
-    c = make_context(deployed(**{listing: ok("todo-backend:abc\n"), remove: ok()}), **CONFIG)
-    clean_release(c, resolve(c), Report(), yes=True, local_images=True)
-    assert commands_run(c)[-2:] == [remove, DELETE_NAMESPACE]
+    commands, _ = clean(make_context, deployed(**{local: ok("todo-backend:abc\n"), remove: ok()}), local_images=True)
+    assert commands[-2:] == [remove, DELETE_NAMESPACE]

@@ -1,27 +1,33 @@
 """`invoke prepare-secrets`: .env -> a validated Kubernetes Secret, applied through stdin.
 
-Assumptions: the keys are those of ``.env.example``. Values are read with
-``dotenv_values`` (never into ``os.environ``, no ``${VAR}`` expansion from it)
-and every secret value is registered with the redaction filter the moment it is
-read, so no later line, error or echo can print it. A value missing from .env
-is kept from the Secret already in the cluster (generated passwords stay stable
-and a re-run changes nothing), else asked for on a terminal, else generated
-when it can be. Messages name keys and line numbers, never values.
+Assumptions: the keys are those of ``.env.example``, whose values are dummies.
+``.env`` is parsed with python-dotenv's parser (never into ``os.environ``, no
+``${VAR}`` expansion) and every secret value is registered with the redaction
+filter the moment it is read, so no later line, error or echo can print it. The
+Secret holds exactly what .env says: a key .env leaves out or empty is not in
+it, except a generatable one (JWT_SECRET, POSTGRES_PASSWORD), which keeps the
+value the cluster Secret already has (generated passwords stay stable and a
+re-run changes nothing), else is asked for on a terminal, else generated.
+Messages name known keys and line numbers, never values or unknown text: a
+line that is not an assignment may be half of a wrapped secret.
 """
 import base64
 import binascii
+import difflib
+import functools
 import getpass
 import io
 import json
 import os
 import re
 import secrets as random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 from invoke import Context
 
@@ -44,6 +50,8 @@ class KeySpec:
     # Bytes of randomness when the value may be generated; 0 = cannot be.
     generate: int = 0
     schemes: tuple[str, ...] = ()
+    # The dummy value .env.example shows for it ("" for none); copying it is a placeholder.
+    example: str = ""
 
 
 KEYS = (
@@ -54,19 +62,54 @@ KEYS = (
     KeySpec("OPENAI_BASE_URL", secret=False, schemes=("https", "http")),
     KeySpec("OPENAI_MODEL", secret=False),
 )
-PLACEHOLDER = re.compile(
-    r"change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]|example|dummy|xxx|<[^>]*>|\.\.\.|"
-    r"^(secret|password|passwd|todo|test|none|null|default|admin|token)$", re.IGNORECASE)
+# A placeholder is a whole value that stands for one: a word such as "changeme"
+# (any case and separators), a "<...>" or "your-..." template, one repeated
+# character, an example host. A value merely containing "xxx", "test" or
+# "default" is real: 1 in 500 random tokens contains "xxx", and "o1" is a model.
+PLACEHOLDER_WORDS = frozenset({
+    "changeme", "replaceme", "placeholder", "dummy", "example", "sample", "secret", "password", "passwd",
+    "apikey", "token", "todo", "tbd", "fixme", "test", "none", "null", "nil", "undefined", "admin", "empty"})
+PLACEHOLDER_SHAPES = re.compile(
+    r"^(change[-_ .]?me|replace[-_ .]?me|your[-_ ]|insert[-_ ]|put[-_ ]your)|^<.*>$|^\.\.\.$|^\$\{?[A-Z_]+\}?$",
+    re.IGNORECASE)
+EXAMPLE_HOSTS = re.compile(r"^(host|hostname|example\.(com|org|net)|.*\.example(\.(com|org|net))?)$")
 BASE64 = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
+KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def value_free(on_error: Callable[[str], object]):
+    """Make any exception from looking at a value ``on_error(name)`` instead.
+
+    Parsers put what they reject into their messages (urlsplit's port error
+    quotes it), and a traceback shows it too: every function that inspects a
+    secret value takes ``(spec_or_name, value)`` and wears this guard, so no
+    input can turn validation into a leak.
+    """
+    def decorate(function):
+        @functools.wraps(function)
+        def guarded(subject, value: str, *args, **kwargs):
+            try:
+                return function(subject, value, *args, **kwargs)
+            except Exception:  # noqa: BLE001 - whatever the parser raised, its text may hold the value
+                return on_error(getattr(subject, "name", subject))
+        return guarded
+    return decorate
 
 
 def key_specs(root: Path) -> tuple[KeySpec, ...]:
-    """One spec per key of .env.example (known rules, else an optional secret)."""
+    """One spec per key of .env.example (known rules, else an optional secret), with its dummy value."""
     example = root / ".env.example"
     if not example.is_file():
         return KEYS
     known = {spec.name: spec for spec in KEYS}
-    return tuple(known.get(name, KeySpec(name)) for name in dotenv_values(example, interpolate=False))
+    examples, _ = parse_env(example.read_text(), None)
+    return tuple(replace(known.get(name, KeySpec(name)), example=value) for name, value in examples.items())
+
+
+@value_free(lambda name: None)
+def url_password(name: str, value: str) -> str | None:
+    return urlsplit(value).password if "://" in value else None
 
 
 def register(name: str, value: str, specs: Mapping[str, KeySpec]) -> None:
@@ -75,14 +118,58 @@ def register(name: str, value: str, specs: Mapping[str, KeySpec]) -> None:
     if not value or not spec.secret:
         return
     REDACTOR.add(value)
-    password = urlsplit(value).password if "://" in value else None
+    password = url_password(name, value)
     if password:
         REDACTOR.add(password)
         REDACTOR.add(unquote(password))
 
 
-def malformed_lines(text: str) -> list[int]:
-    return [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
+def line_list(numbers: Iterable[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"lines 1-3, 7"``: a symlinked key file must not give one problem per line."""
+    runs: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    text = ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+    return ("lines " if len(runs) > 1 or len(runs[0]) > 1 else "line ") + text
+
+
+def _first_line(binding) -> int:
+    # The parser hands blank lines to the binding after them; count them to name the line itself.
+    text = binding.original.string
+    return binding.original.line + text[:len(text) - len(text.lstrip())].count("\n")
+
+
+def parse_env(text: str, known: Collection[str] | None) -> tuple[dict[str, str], list[str]]:
+    """.env text -> (values, problems); pure. ``known`` None accepts any key (reading .env.example).
+
+    Problems name line numbers and known keys only: a line without "=" or with
+    an unknown key may be a wrapped value, a pasted "KEY: value" or some other
+    file behind a symlink.
+    """
+    values: dict[str, str] = {}
+    malformed, unknown, seen = [], defaultdict(list), defaultdict(list)
+    for binding in parse_stream(io.StringIO(text)):
+        if not binding.error and binding.key is None:
+            continue  # a comment or blank lines
+        line = _first_line(binding)
+        if binding.error or binding.value is None or not KEY_NAME.match(binding.key):
+            malformed.append(line)
+        elif known is not None and binding.key not in known:
+            guess = difflib.get_close_matches(binding.key, list(known), n=1)
+            unknown[guess[0] if guess else ""].append(line)
+        else:
+            seen[binding.key].append(line)
+            values[binding.key] = binding.value
+    problems = [f"{line_list(malformed)} {'is' if len(malformed) == 1 else 'are'} not KEY=VALUE: "
+                "fix the quoting or add the '=' (the content is not shown, it may be a secret)"] if malformed else []
+    problems += [f"{line_list(lines)} set{'s' if len(lines) == 1 else ''} a key .env.example does not have"
+                 + (f" (did you mean {guess}?)" if guess else "") + ": fix the spelling or add it to .env.example"
+                 for guess, lines in unknown.items()]
+    problems += [f"{line_list(lines)} all set {name}: keep one" for name, lines in seen.items() if len(lines) > 1]
+    return values, problems
 
 
 def read_env(path: Path, specs: Mapping[str, KeySpec]) -> tuple[dict[str, str], list[str]]:
@@ -94,30 +181,36 @@ def read_env(path: Path, specs: Mapping[str, KeySpec]) -> tuple[dict[str, str], 
                     "or run `invoke prepare-secrets` on a terminal"]
     except (OSError, UnicodeDecodeError) as error:
         return {}, [f"cannot read {path} ({type(error).__name__}): make it a readable UTF-8 text file"]
-    values = {key: value or "" for key, value in dotenv_values(stream=io.StringIO(text), interpolate=False).items()}
+    values, problems = parse_env(text, specs)
     for key, value in values.items():
         register(key, value, specs)
-    problems = [f"{path.name} line {line} is not KEY=VALUE: fix the quoting or add the '='"
-                for line in malformed_lines(text)]
-    return values, problems
+    return values, [f"{path.name} {problem}" for problem in problems]
 
 
-def is_placeholder(value: str) -> bool:
-    """A dummy value, also when base64-encoded (a copied Secret manifest) or a single repeated character."""
-    if PLACEHOLDER.search(value) or len(set(value)) < 4:
+def _is_placeholder_text(value: str, examples: Collection[str]) -> bool:
+    words = re.sub(r"[-_ .]", "", value.lower())
+    host = urlsplit(value).hostname if "://" in value else None
+    return (value in examples or words in PLACEHOLDER_WORDS or bool(PLACEHOLDER_SHAPES.search(value))
+            or (len(value) > 2 and len(set(value)) == 1) or bool(host and EXAMPLE_HOSTS.match(host)))
+
+
+def is_placeholder(value: str, examples: Collection[str] = ()) -> bool:
+    """A dummy value (``examples``: the .env.example values), also when base64-encoded (a copied Secret manifest)."""
+    if _is_placeholder_text(value, examples):
         return True
     if BASE64.match(value) and len(value) % 4 == 0:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return decoded.isprintable() and bool(PLACEHOLDER.search(decoded) or len(set(decoded)) < 4)
+        return decoded.isprintable() and _is_placeholder_text(decoded, examples)
     return False
 
 
-def value_problems(spec: KeySpec, value: str) -> list[str]:
-    """What is wrong with one value, without ever quoting it."""
-    if is_placeholder(value):
+@value_free(lambda name: [f"{name} cannot be read as a value of its kind: see .env.example for its format"])
+def value_problems(spec: KeySpec, value: str, examples: Collection[str] = ()) -> list[str]:
+    """What is wrong with one value given by the user, without ever quoting it."""
+    if is_placeholder(value, examples):
         return [f"{spec.name} is a placeholder: put the real value in .env"
                 + (" or leave it empty to generate one" if spec.generate else "")]
     problems = []
@@ -126,27 +219,21 @@ def value_problems(spec: KeySpec, value: str) -> list[str]:
                         + (": leave it empty to generate one" if spec.generate else ""))
     if spec.schemes:
         parts = urlsplit(value)
-        if parts.scheme not in spec.schemes or not parts.hostname:
+        # .port raises for a port that is not a number; the guard turns that into a problem.
+        if parts.scheme not in spec.schemes or not parts.hostname or (parts.port is not None and not parts.port):
             problems.append(f"{spec.name} must be a {spec.schemes[0]}://host/... URL")
     if any(char in value for char in "\r\n"):
         problems.append(f"{spec.name} spans several lines: put it on one line")
+    elif CONTROL.search(value):
+        problems.append(f"{spec.name} holds a control character (e.g. NUL): remove it")
     return problems
 
 
 def env_problems(values: Mapping[str, str], specs: tuple[KeySpec, ...]) -> list[str]:
-    """Missing, unknown and invalid keys of a .env (pure)."""
-    names = [spec.name for spec in specs]
-    problems = []
-    missing = [name for name in names if name not in values]
-    if missing:
-        problems.append(f".env lacks {', '.join(missing)}: add each as KEY= (empty is allowed, see .env.example)")
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        problems.append(f".env has unknown key(s) {', '.join(unknown)}: fix the spelling or add them to .env.example")
-    for spec in specs:
-        if values.get(spec.name):
-            problems.extend(value_problems(spec, values[spec.name]))
-    return problems
+    """The problems of the values .env gives (pure); absent and empty keys are fine."""
+    examples = {spec.example for spec in specs if spec.example}
+    return [problem for spec in specs if values.get(spec.name)
+            for problem in value_problems(spec, values[spec.name], examples)]
 
 
 def check_env(cfg: Settings, path: Path | None = None) -> tuple[dict[str, str], list[str]]:
@@ -167,6 +254,22 @@ def cluster_values(c: Context, cfg: Settings, specs: Mapping[str, KeySpec]) -> d
     return values
 
 
+def checked_answers(ask: Ask, specs: tuple[KeySpec, ...]) -> Ask:
+    """``ask``, whose answers are registered and checked like .env values (generated ones never are)."""
+    lookup = {spec.name: spec for spec in specs}
+    examples = {spec.example for spec in specs if spec.example}
+
+    def answer(name: str) -> str:
+        value = ask(name)
+        register(name, value, lookup)
+        problems = value_problems(lookup[name], value, examples) if value else []
+        if problems:
+            fail("; ".join(problems), "run again with valid values; nothing was changed", ExitCode.BAD_INPUT)
+        return value
+
+    return answer
+
+
 def desired_values(file_values: Mapping[str, str], existing: Mapping[str, str], specs: tuple[KeySpec, ...],
                    ask: Ask | None, force_ask: tuple[str, ...] = ()) -> dict[str, str]:
     """The Secret's content: .env first, then the cluster's, then an answer, then a generated value."""
@@ -176,7 +279,6 @@ def desired_values(file_values: Mapping[str, str], existing: Mapping[str, str], 
         value = "" if spec.name in force_ask else file_values.get(spec.name) or existing.get(spec.name, "")
         if not value and ask:
             value = ask(spec.name)
-            register(spec.name, value, lookup)
         if not value and spec.generate:
             value = random.token_urlsafe(spec.generate)
             register(spec.name, value, lookup)
@@ -224,10 +326,7 @@ def prepare(c: Context, cfg: Settings, report: Report, *, env_file: Path | None 
     if output:
         check_output_path(c, cfg, output)
     existing = {} if output else cluster_values(c, cfg, lookup)
-    values = desired_values(file_values, existing or {}, specs, ask, force_ask)
-    problems = [problem for spec in specs if spec.name in values for problem in value_problems(spec, values[spec.name])]
-    if problems:
-        fail("; ".join(problems), "run again with valid values; nothing was changed", ExitCode.BAD_INPUT)
+    values = desired_values(file_values, existing or {}, specs, ask and checked_answers(ask, specs), force_ask)
     text = json.dumps(secret_manifest(cfg, values), indent=2) + "\n"
     if output:
         if not cfg.dry_run:

@@ -205,3 +205,15 @@ def test_the_context_guard_has_one_exit_code_in_every_task(make_context, tmp_pat
     with pytest.raises(Exit) as error:
         task(make_context(answers, context=context))
     assert error.value.code == code
+
+
+def test_doctor_json_names_env_lines_never_their_content(make_context, tmp_path, capsys):
+    project(tmp_path, None)
+    (tmp_path / ".env").write_text(f"JWT_SECRET={ENV['JWT_SECRET']}\nKq2wrapped-rest-of-a-secret-Lm9x\n")
+    with pytest.raises(Exit) as error:
+        doctor(make_context(preflight_ok()), json=True)
+    out, err = capsys.readouterr()
+    env = [check for check in json.loads(out) if check["name"] == "env"]
+    assert [check["detail"] for check in env] == [
+        ".env line 2 is not KEY=VALUE: fix the quoting or add the '=' (the content is not shown, it may be a secret)"]
+    assert "Kq2wrapped" not in out + err + error.value.message

@@ -460,18 +460,35 @@ def outcome_of(step: Callable[[Context], object], cfg: Settings, target: Target)
 
 
 def checks_everywhere(c: Context, cfg: Settings, gather: Callable[[Context], list]) -> list:
-    """``gather(c)`` on every host (here without one); remote checks are named after their host."""
+    """``gather(c)`` on every host (here without one); remote checks are named after their host.
+
+    A host that could not be checked (unreachable, refused, a failed read) becomes
+    one failed check of its own, with its message, hint and exit code: it never
+    hides the other hosts' results.
+    """
     outcomes = each_host(c, cfg, gather)
     if not parse_targets(cfg.host):
         return outcomes[0].value
-    return [replace(check, name=f"{outcome.host}: {check.name}") for outcome in outcomes for check in outcome.value]
+    return [check for outcome in outcomes for check in host_checks(outcome)]
+
+
+def host_checks(outcome: HostOutcome) -> list:
+    if not outcome.error:
+        return [replace(check, name=f"{outcome.host}: {check.name}") for check in outcome.value]
+    # preflight imports this module for its tasks: importing Check at the top would be circular.
+    from .preflight import Check
+
+    message, _, hint = outcome.error.partition("\nhint: ")
+    detail = message.removeprefix("error: ").removeprefix(f"on {outcome.host}: ")
+    code = next((code for code in ExitCode if code == outcome.code), ExitCode.FAILED)
+    return [Check(f"{outcome.host}: host", "fail", detail, hint, code)]
 
 
 def each_host(c: Context, cfg: Settings, step: Callable[[Context], object]) -> list[HostOutcome]:
-    """Run ``step(c)`` on every host in turn (locally without a host) and fail naming those that failed.
+    """Run ``step(c)`` on every host in turn (locally without a host).
 
-    Every host is visited even after a failure, so one run reports them all; the
-    exit code is the first failed host's, which keeps validate's codes meaningful.
+    Every host is visited even after one failed: its outcome holds the error and
+    exit code, so one run reports them all.
     """
     targets = parse_targets(cfg.host)
     if not targets:
@@ -480,9 +497,4 @@ def each_host(c: Context, cfg: Settings, step: Callable[[Context], object]) -> l
     for target in targets:
         echo(f"== {target}")
         outcomes.append(outcome_of(step, cfg, target))
-    failed = [outcome for outcome in outcomes if outcome.error]
-    if failed:
-        raise Exit("\n".join(outcome.error for outcome in failed)
-                   + f"\n{len(failed)} of {len(outcomes)} host(s) failed: {', '.join(o.host for o in failed)}",
-                   code=failed[0].code)
     return outcomes

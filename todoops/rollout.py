@@ -5,7 +5,8 @@ Waiting is ``kubectl rollout status`` per Deployment/StatefulSet, bounded by
 ``kubectl get pods -o json`` (pure functions over that data: image pull, crash
 loop, probe failure, config error such as a missing Secret key, unschedulable),
 shown with its latest events and log tail (``--previous`` after a crash), and
-given the fix.
+given the fix. Events and logs are the cluster's text: the task registers the
+secrets with the redaction filter before it quotes them (todoops.known_secrets).
 """
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from invoke import Context, task
 from .commands import probe, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .kube import get_json, kubectl, selector
+from .known_secrets import load_known_secrets
+from .kube import get_json, get_names, kubectl, selector
 from .preflight import require_cluster
 from .report import Report
 
@@ -131,8 +133,7 @@ def explain(c: Context, cfg: Settings, report: Report) -> list[Diagnosis]:
 
 
 def workloads(c: Context, cfg: Settings) -> list[str]:
-    result = probe(c, kubectl(cfg, "get", "deployments,statefulsets", "-l", selector(cfg), "-o", "name"))
-    return sorted(result.stdout.split()) if result.ok else []
+    return sorted(get_names(c, cfg, "deployments,statefulsets", "-l", selector(cfg)))
 
 
 def wait(c: Context, cfg: Settings, report: Report) -> bool:
@@ -156,5 +157,7 @@ def status(c, context=None, timeout=None):
     cfg = resolve(c, context=context, context_explicit=bool(context),
                   rollout_timeout=int(timeout) if timeout else None)
     require_cluster(c, cfg)
+    # The diagnosis quotes pods' events and logs.
+    load_known_secrets(c, cfg)
     if not wait(c, cfg, Report()):
         fail("the rollout did not become ready", "see the diagnosis above", ExitCode.ROLLOUT)

@@ -7,7 +7,10 @@ same code as every other task), UNREACHABLE, NOT_DEPLOYED or UNHEALTHY. HTTP che
 (``kubectl get --raw``): like a port-forward they need nothing but kubectl
 access, and they leave no background process or local port behind. The timing
 thresholds are the seeds' success criteria (API under 1 s, frontend under 3 s,
-pods ready within 2 minutes, image sizes).
+pods ready within 2 minutes, image sizes). Details quote the cluster (log
+lines, the API's answers), so the secrets are registered with the redaction
+filter first (todoops.known_secrets); a read that fails is said so, never taken
+for "nothing there".
 """
 import re
 import time
@@ -15,12 +18,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from invoke import Context
+from invoke import Context, Result
 
-from .commands import probe, run
+from .commands import Argv, probe, render, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
+from .known_secrets import load_known_secrets
 from .kube import get_json, kubectl, selector
 from .preflight import Check, context_checks, ok, show
 from .remote import checks_everywhere, task
@@ -159,6 +163,16 @@ def log_check(text: str) -> list[Check]:
             if errors else ok("logs", "no error lines")]
 
 
+def said(result: Result) -> str:
+    """The last line a failed command wrote to stderr, for a check's detail."""
+    return (result.stderr.strip().splitlines() or [f"exit code {result.exited}"])[-1][:160]
+
+
+def unread(name: str, command: Argv, result: Result) -> list[Check]:
+    """A check whose input could not be read: a warning that says why, never "nothing found"."""
+    return [Check(name, "warn", f"could not be read: {said(result)}", f"run `{render(command)}` to see why")]
+
+
 def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[Check]:
     """GET each health endpoint through the API server's service proxy, timed."""
     by_component = {component(s): s for s in services}
@@ -176,8 +190,8 @@ def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[
         elapsed = time.monotonic() - started
         label = f"http {name} {path}"
         if not result.ok:
-            checks.append(Check(label, "fail", (result.stderr.strip().splitlines() or ["no answer"])[-1][:160],
-                                f"read `invoke logs --component {name}`", ExitCode.UNHEALTHY))
+            checks.append(Check(label, "fail", said(result), f"read `invoke logs --component {name}`",
+                                ExitCode.UNHEALTHY))
         elif elapsed > limit:
             checks.append(Check(label, "warn", f"{elapsed:.2f}s > {limit:.0f}s", "see the pod's resources and logs"))
         else:
@@ -201,23 +215,37 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Chec
     found = context_checks(c, cfg)
     if any(check.status == "fail" for check in found):
         return found
+    load_known_secrets(c, cfg)
     objects = cluster_objects(c, cfg)
     if not objects["Deployment"]:
         return found + [Check("deployed", "fail", f"no Deployment of release {cfg.release} in {cfg.namespace}",
                               "run `invoke deploy`", ExitCode.NOT_DEPLOYED)]
-    logs = probe(c, kubectl(cfg, "logs", "-l", selector(cfg), "--all-containers", "--prefix", "--tail=200",
-                            "--max-log-requests=20"))
-    classes = probe(c, kubectl(cfg, "get", "ingressclasses", "-o", "name")).stdout if objects["Ingress"] else ""
     return (found + deployment_checks(objects["Deployment"]) + image_checks(objects["Pod"], images)
             + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
-            + http_checks(c, cfg, objects["Service"]) + log_check(logs.stdout)
-            + ingress_checks(objects["Ingress"], classes) + ready_time_check(objects["Pod"]) + size_checks(images))
+            + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
+            + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images))
+
+
+def logs_checks(c: Context, cfg: Settings) -> list[Check]:
+    command = kubectl(cfg, "logs", "-l", selector(cfg), "--all-containers", "--prefix", "--tail=200",
+                      "--max-log-requests=20")
+    logs = probe(c, command)
+    return log_check(logs.stdout) if logs.ok else unread("logs", command, logs)
+
+
+def ingress_class_checks(c: Context, cfg: Settings, ingresses: Sequence[Mapping]) -> list[Check]:
+    if not ingresses:
+        return []
+    command = kubectl(cfg, "get", "ingressclasses", "-o", "name")
+    classes = probe(c, command)
+    return ingress_checks(ingresses, classes.stdout) if classes.ok else unread("ingress classes", command, classes)
 
 
 def exit_code(found: Sequence[Check]) -> ExitCode | None:
     """None when nothing failed, else the code of the most basic failure."""
     codes = {check.code for check in found if check.status == "fail"}
-    for code in (ExitCode.PREFLIGHT, ExitCode.UNREACHABLE, ExitCode.NOT_DEPLOYED):
+    # What kept checks from running at all comes first (a host that failed is one of those).
+    for code in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT, ExitCode.UNREACHABLE, ExitCode.FAILED, ExitCode.NOT_DEPLOYED):
         if code in codes:
             return code
     return ExitCode.UNHEALTHY if codes else None

@@ -245,3 +245,24 @@ def test_dash_h_is_help_on_tasks_with_host(name):
     assert shown.returncode == 0, shown.stderr
     assert f"{name} [--options]" in shown.stdout
     assert "--host=STRING" in shown.stdout and "-h STRING" not in shown.stdout
+
+
+def test_one_unreachable_host_hides_no_other_hosts_results(make_context, monkeypatch):
+    from contextlib import contextmanager
+
+    from todoops.preflight import Check
+
+    @contextmanager
+    def fake_target(cfg, target):
+        if target.host == "down":
+            raise Exit("error: on b@down: b@down refused the connection on port 22\nhint: check that sshd runs there",
+                       code=int(ExitCode.UNREACHABLE))
+        yield f"connection to {target.host}"
+
+    monkeypatch.setattr(remote, "on_target", fake_target)
+    c = make_context(host="a@up,b@down,c@up2")
+    found = remote.checks_everywhere(c, resolve(c), lambda here: [Check("cluster", "ok", here)])
+    assert found == [Check("a@up: cluster", "ok", "connection to up"),
+                     Check("b@down: host", "fail", "b@down refused the connection on port 22",
+                           "check that sshd runs there", ExitCode.UNREACHABLE),
+                     Check("c@up2: cluster", "ok", "connection to up2")]

@@ -1,12 +1,15 @@
+import base64
 import json
 
 import pytest
+from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, fixture, line, ok
+from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok
 from todoops.config import resolve
+from todoops.errors import ExitCode
 from todoops.report import Report
-from todoops.rollout import diagnose, explain, wait
+from todoops.rollout import diagnose, explain, status, wait
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
@@ -83,3 +86,31 @@ def test_wait_returns_false_after_explaining(make_context):
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))})
     assert wait(c, resolve(c), Report()) is False
     assert commands_run(c) == [WORKLOADS, status, GET_PODS, GET_EVENTS]
+
+
+def test_a_failed_workload_listing_is_not_taken_for_nothing_deployed(make_context):
+    c = make_context({WORKLOADS: failed(stderr="Error from server (InternalError): etcdserver: request timed out\n")})
+    with pytest.raises(Exit) as error:
+        wait(c, resolve(c), Report())
+    assert error.value.code == ExitCode.FAILED and "etcdserver: request timed out" in error.value.message
+
+
+def test_the_status_task_masks_the_clusters_secrets_in_quoted_logs(make_context, tmp_path, capsys):
+    # A crashing backend logs its connection string; the password exists only in the cluster Secret.
+    password = "Only-the-cluster-knows-7Hq2"
+    url = f"postgresql://todo:{password}@todo-app-postgresql:5432/todo"
+    secret = {"data": {"DATABASE_URL": base64.b64encode(url.encode()).decode()}}
+    pod = "todo-app-backend-6f7d9c5b4-r5t7y"
+    rollout = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=180s"])
+    c = make_context({**preflight_ok(), WORKLOADS: ok("deployment.apps/todo-app-backend\n"), rollout: failed(),
+                      line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"]): ok(json.dumps(secret)),
+                      GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))),
+                      line([*KUBECTL, "logs", pod, "-c", "backend", "--tail=20", "--previous"]):
+                          ok(f"sqlalchemy.exc.OperationalError: cannot connect to {url}\n")})
+    with pytest.raises(Exit) as error:
+        status(c)
+    out = capsys.readouterr()
+    assert error.value.code == ExitCode.ROLLOUT
+    assert "log | sqlalchemy.exc.OperationalError: cannot connect to" in out.out
+    assert password not in out.out + out.err

@@ -1,3 +1,4 @@
+import base64
 import json
 
 import pytest
@@ -18,6 +19,10 @@ OBJECTS = line([*KUBECTL, "get", "deployments,statefulsets,pods,services,endpoin
 LOGS = line([*KUBECTL, "logs", "-l", SELECTOR, "--all-containers", "--prefix", "--tail=200", "--max-log-requests=20"])
 CLASSES = line([*KUBECTL, "get", "ingressclasses", "-o", "name"])
 HTTP = http_lines(KUBECTL)
+GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
+# Only the cluster knows it (generated there, absent from .env): a pod that logs its connection string shows it.
+CLUSTER_PASSWORD = "Gen3rated-in-the-cluster-Zq81x"
+DATABASE_URL = f"postgresql://todo:{CLUSTER_PASSWORD}@todo-app-postgresql:5432/todo"
 BACKEND = BuiltImage("backend", "todo-backend", "3b8e1f0c9a7d", "todo-backend:3b8e1f0c9a7d", "sha256:aa", 197_000_000)
 
 
@@ -26,7 +31,10 @@ def healthy_answers(tmp_path, make_context) -> tuple[dict, list[BuiltImage]]:
     images = planned_images(resolve(make_context()))
     inspect = {line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref]): ok("sha256:zz 99")
                for image in images}
-    answers = {**preflight_ok(), **inspect, OBJECTS: ok(json.dumps(release(images))), LOGS: ok("INFO started\n"),
+    secret = {"data": {key: base64.b64encode(value.encode()).decode()
+                       for key, value in {"POSTGRES_PASSWORD": CLUSTER_PASSWORD, "DATABASE_URL": DATABASE_URL}.items()}}
+    answers = {**preflight_ok(), **inspect, GET_SECRET: ok(json.dumps(secret)),
+               OBJECTS: ok(json.dumps(release(images))), LOGS: ok("INFO started\n"),
                CLASSES: ok("ingressclass.networking.k8s.io/nginx\n"), **{command: ok("ok") for command in HTTP}}
     return answers, images
 
@@ -82,6 +90,10 @@ def test_exit_code_priority():
     assert exit_code([unhealthy, Check("b", "fail", "", "", ExitCode.NOT_DEPLOYED)]) == ExitCode.NOT_DEPLOYED
     assert exit_code([unhealthy]) == ExitCode.UNHEALTHY
     assert exit_code([Check("c", "warn", "")]) is None
+    # A host whose checks could not run at all outweighs another host's findings.
+    assert exit_code([unhealthy, Check("d", "fail", "", "", ExitCode.FAILED)]) == ExitCode.FAILED
+    assert exit_code([Check("d", "fail", "", "", ExitCode.FAILED),
+                      Check("e", "fail", "", "", ExitCode.UNREACHABLE)]) == ExitCode.UNREACHABLE
 
 
 def test_image_check_ignores_terminating_pods_of_the_old_version():
@@ -112,3 +124,53 @@ def test_pure_checks_on_recorded_pods():
     assert log_check('{"level": "error", "msg": "db down"}\nINFO ok\n')[0].status == "warn"
     assert ready_time_check(fixture("pods-healthy.json")["items"])[0].detail == "slowest 9s"
     assert size_checks([BuiltImage("backend", "b", "t", "b:t", size=712_000_000)])[0].detail == "712 MB > 300 MB"
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_log_lines_are_quoted_without_the_clusters_secrets(make_context, tmp_path, capsys, json_mode):
+    answers, _ = healthy_answers(tmp_path, make_context)
+    answers[LOGS] = ok(f'[pod/todo-app-backend-1/backend] ERROR cannot reach {DATABASE_URL}\n'
+                       f'[pod/todo-app-backend-1/backend] {{"level": "error", "password": "{CLUSTER_PASSWORD}"}}\n')
+    validate(make_context(answers), json=json_mode)
+    out = capsys.readouterr()
+    assert CLUSTER_PASSWORD not in out.out + out.err
+    logs = next(check for check in json.loads(out.out) if check["name"] == "logs") if json_mode else None
+    assert logs is None or (logs["status"] == "warn" and '"password": "***"' in logs["detail"])
+
+
+def test_logs_that_could_not_be_read_are_not_reported_clean(make_context, tmp_path, capsys):
+    answers, _ = healthy_answers(tmp_path, make_context)
+    answers[LOGS] = failed(stderr="Error from server (Forbidden): pods \"x\" is forbidden: cannot get pods/log\n")
+    validate(make_context(answers), json=True)
+    logs = next(check for check in json.loads(capsys.readouterr().out) if check["name"] == "logs")
+    assert logs["status"] == "warn" and "could not be read" in logs["detail"] and "Forbidden" in logs["detail"]
+
+
+def test_objects_that_could_not_be_listed_are_not_reported_as_not_deployed(make_context, tmp_path):
+    answers, _ = healthy_answers(tmp_path, make_context)
+    answers[OBJECTS] = failed(stderr="Unable to connect to the server: net/http: TLS handshake timeout\n")
+    with pytest.raises(Exit) as error:
+        validate(make_context(answers))
+    assert error.value.code == ExitCode.UNREACHABLE and "TLS handshake timeout" in error.value.message
+
+
+def test_every_hosts_results_are_shown_and_the_exit_code_is_the_worst(make_context, tmp_path, capsys, monkeypatch):
+    from contextlib import contextmanager
+
+    from todoops import remote
+
+    answers, _ = healthy_answers(tmp_path, make_context)
+    c = make_context(answers)
+
+    @contextmanager
+    def fake_target(cfg, target):
+        if target.host == "down":
+            raise Exit("error: on b@down: cannot resolve host 'down' (b@down)\nhint: check the name", code=4)
+        yield c
+
+    monkeypatch.setattr(remote, "on_target", fake_target)
+    with pytest.raises(Exit) as error:
+        validate(c, json=True, host="a@up,b@down")
+    found = {check["name"]: check["status"] for check in json.loads(capsys.readouterr().out)}
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert found["b@down: host"] == "fail" and found["a@up: http backend /ready"] == "ok"

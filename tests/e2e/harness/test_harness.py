@@ -4,66 +4,7 @@ import json
 import struct
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.harness import build, config, dns, pki, provisioner, render
-
-UPSTREAM_GO_MOD = """module k8s.io/kubernetes
-
-go 1.24.0
-
-godebug default=go1.24
-
-require (
-	github.com/spf13/cobra v1.9.1
-	k8s.io/api v0.0.0 // replaced below
-	k8s.io/klog/v2 v2.130.1
-)
-
-require go.etcd.io/etcd/api/v3 v3.5.35
-
-replace (
-	k8s.io/api => ./staging/src/k8s.io/api
-	go.etcd.io/etcd/api/v3 => ../api
-	go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
-	example.com/forked => example.com/fork v1.2.3
-)
-"""
-
-
-def test_parse_go_mod_reads_what_a_wrapper_needs():
-    parsed = build.parse_go_mod(UPSTREAM_GO_MOD)
-    assert parsed["go"] == "1.24.0"
-    assert parsed["godebug"] == ["default=go1.24"]
-    assert parsed["require"] == {
-        "github.com/spf13/cobra": "v1.9.1",
-        "k8s.io/api": "v0.0.0",
-        "k8s.io/klog/v2": "v2.130.1",
-        "go.etcd.io/etcd/api/v3": "v3.5.35",
-    }
-    assert parsed["local_replace"] == ["k8s.io/api", "go.etcd.io/etcd/api/v3", "go.etcd.io/etcd"]
-
-
-def test_wrapper_replaces_only_placeholder_requirements():
-    parsed = build.parse_go_mod(UPSTREAM_GO_MOD)
-    go_mod = build.wrapper_go_mod("k8s.io/kubernetes", "v1.34.4", parsed, "v0.34.4")
-    assert "require k8s.io/kubernetes v1.34.4" in go_mod
-    assert "godebug default=go1.24" in go_mod
-    assert "\tk8s.io/api => k8s.io/api v0.34.4" in go_mod
-    # Pinned by upstream's own require, or required by nobody: no replace needed.
-    assert "go.etcd.io" not in go_mod
-
-
-@pytest.mark.parametrize(("release", "staging"), [("v1.34.4", "v0.34.4"), ("v1.33.13", "v0.33.13")])
-def test_staging_version(release, staging):
-    assert build.staging_version(release) == staging
-
-
-def test_k8s_ldflags_stamp_both_version_packages():
-    flags = build.k8s_ldflags("v1.34.4", "2026-02-10T12:53:36Z")
-    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        assert f"-X {package}.gitVersion=v1.34.4" in flags
-        assert f"-X {package}.gitMinor=34" in flags
+from tests.e2e.harness import config, dns, pki, provisioner, render
 
 
 def test_certificate_subject_and_extensions():

@@ -20,6 +20,7 @@ from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
+from .k8s import secret_checksum
 from .kube import ensure_namespace, read
 from .preflight import require_cluster
 from .providers import provider_for
@@ -78,7 +79,8 @@ def install(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> int:
              stuck_hint(cfg, status, revision))
     values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
     result = run(c, helm(cfg, "upgrade", "--install", cfg.release, str(cfg.chart), *values,
-                         *image_values(images, provider_for(cfg).pull_policy)),
+                         *image_values(images, provider_for(cfg).pull_policy),
+                         "--set", f"secretChecksum={secret_checksum(c, cfg)}"),
                  mutates=True, dry_run=cfg.dry_run, warn=True)
     if result.failed:
         if "another operation" in result.stderr:

@@ -4,8 +4,14 @@ Assumptions: ``k8s/`` holds manifests rendered from the chart, without
 ``metadata.namespace``; they are applied in filename order as one stream on
 stdin, with the exact image tags and the provider's pull policy patched in
 memory (the files never change), so a changed image always rolls out and an
-unchanged one leaves every pod alone.
+unchanged one leaves every pod alone. Pods read the Secret only at start: the
+chart marks the pod templates that read it with a ``checksum/secret``
+annotation, which both paths fill with the hash of what the cluster's Secret
+holds at apply time. A Secret changed by any earlier run (even one stopped
+before its apply) therefore still restarts those pods, and an unchanged one
+never does.
 """
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +28,8 @@ from .preflight import require_cluster
 from .providers import provider_for
 
 CONTEXT_HELP = "Kube context to use (a non-local one must be named here explicitly)."
+# The pod-template annotation holding the Secret's hash (see the chart's backend Deployment).
+SECRET_CHECKSUM = "checksum/secret"
 
 
 def repository_of(image: str) -> str:
@@ -50,11 +58,26 @@ def containers(obj: Mapping) -> list[dict]:
     return spec.get("initContainers", []) + spec.get("containers", [])
 
 
-def with_images(objects: Sequence[dict], images: Sequence[BuiltImage], pull_policy: str) -> list[dict]:
-    """Copies of ``objects`` whose containers of our repositories run the exact built refs."""
+def secret_checksum(c: Context, cfg: Settings) -> str:
+    """sha256 of the data the cluster's Secret holds ("" while there is none); the data is never shown."""
+    found = get_json(c, cfg, "secret", cfg.secret_name)
+    if found is None:
+        return ""
+    return hashlib.sha256(json.dumps(found.get("data") or {}, sort_keys=True).encode()).hexdigest()
+
+
+def with_release(objects: Sequence[dict], images: Sequence[BuiltImage], pull_policy: str,
+                 checksum: str) -> list[dict]:
+    """Copies of ``objects`` running the exact built refs, their ``checksum/secret`` annotations set to ``checksum``.
+
+    The chart decides which pod templates carry the annotation; this only fills it in.
+    """
     by_repository = {image.repository: image.cluster_ref for image in images}
     patched = json.loads(json.dumps(list(objects)))
     for obj in patched:
+        annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+        if SECRET_CHECKSUM in annotations:
+            annotations[SECRET_CHECKSUM] = checksum
         for container in containers(obj):
             ref = by_repository.get(repository_of(container.get("image", "")))
             if ref:
@@ -72,7 +95,8 @@ def external_images(objects: Sequence[Mapping], images: Sequence[BuiltImage]) ->
 
 def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> None:
     """``kubectl apply`` of k8s/ with the built image tags; unchanged objects stay untouched."""
-    objects = with_images(load_manifests(cfg.manifests), images, provider_for(cfg).pull_policy)
+    objects = with_release(load_manifests(cfg.manifests), images, provider_for(cfg).pull_policy,
+                           secret_checksum(c, cfg))
     stream = "---\n".join(yaml.safe_dump(obj, sort_keys=False) for obj in objects)
     run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=stream)
 

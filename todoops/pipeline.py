@@ -17,11 +17,10 @@ from pathlib import Path
 from invoke import Context
 
 from . import chart, k8s
-from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images
-from .kube import ensure_namespace, kubectl, selector
+from .kube import ensure_namespace
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
 from .remote import on_host, task
@@ -39,7 +38,6 @@ class Deploy:
     no_cache: bool = False
     driver: str = ""
     images: list[BuiltImage] = field(default_factory=list)
-    secret_changed: bool = False
     # The helm revision the upgrade replaced (0: none), to roll back to.
     revision: int = 0
 
@@ -56,7 +54,7 @@ def namespace(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
 
 
 def secrets(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    state.secret_changed = prepare(c, cfg, report)
+    prepare(c, cfg, report)
 
 
 def build_images(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
@@ -72,10 +70,6 @@ def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
         state.revision = chart.install(c, cfg, state.images)
     else:
         k8s.apply_manifests(c, cfg, state.images)
-    if state.secret_changed:
-        # Pods read the Secret only at start; a changed value needs new pods.
-        run(c, kubectl(cfg, "rollout", "restart", "deployment", "-l", selector(cfg)), mutates=True,
-            dry_run=cfg.dry_run)
 
 
 def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:

@@ -123,6 +123,17 @@ def test_image_tags_are_what_the_suite_sets(render_chart):
     assert frontend["image"] == "todo-frontend:dev"
 
 
+def test_the_backend_pods_carry_the_secret_checksum_and_the_database_does_not(render_chart):
+    # PostgreSQL reads its password only when it initializes the volume: restarting it would change nothing.
+    checksum = "ab" * 32
+    manifests = render_chart({"secretChecksum": checksum})
+    annotated = {m.name: m.obj["spec"]["template"]["metadata"].get("annotations", {}).get("checksum/secret")
+                 for m in workloads(manifests)}
+    assert annotated == {"todo-app-backend": checksum, "todo-app-frontend": None, "todo-app-postgresql": None}
+    assert only(render_chart(), "Deployment", "backend")["spec"]["template"]["metadata"]["annotations"][
+        "checksum/secret"] == ""
+
+
 def secret_refs(manifests) -> dict[str, dict]:
     return {env["name"]: env["valueFrom"]["secretKeyRef"] for w in workloads(manifests) for c in containers(w)
             for env in c.get("env", []) if "secretKeyRef" in env.get("valueFrom", {})}
@@ -205,6 +216,7 @@ def test_minimal_scenario_creates_a_restricted_namespace_and_a_secret(render_cha
     ({"backend": {"image": {"pullPolicy": "Sometimes"}}}, "at '/backend/image/pullPolicy'"),
     ({"postgresql": {"image": "postgres"}}, "at '/postgresql/image'"),
     ({"secret": {"values": {"JWT": "x"}}}, "invalid propertyName 'JWT'"),
+    ({"secretChecksum": "hunter2"}, "at '/secretChecksum'"),
 ])
 def test_schema_rejects_bad_values_with_a_readable_message(render_chart, values, message):
     with pytest.raises(Exit) as error:

@@ -4,7 +4,7 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, line, ok, project, release_not_found
+from tests.unit.fixtures import failed, line, not_found, ok, project, release_not_found
 from todoops.chart import install, rollback
 from todoops.config import resolve
 from todoops.errors import ExitCode
@@ -12,6 +12,9 @@ from todoops.images import planned_images
 
 HELM = ["helm", "--kube-context", "minikube", "--namespace", "todo-app"]
 STATUS = line([*HELM, "status", "todo-app", "-o", "json"])
+# No Secret yet: the checksum annotation stays empty.
+GET_SECRET = line(["kubectl", "--context", "minikube", "--namespace", "todo-app", "get", "secret", "todo-app-secrets",
+                   "-o", "json"])
 
 
 def upgrade_line(tmp_path, images) -> str:
@@ -19,7 +22,8 @@ def upgrade_line(tmp_path, images) -> str:
     for image in images:
         sets += ["--set", f"{image.name}.image.repository={image.repository}", "--set",
                  f"{image.name}.image.tag={image.tag}", "--set", f"{image.name}.image.pullPolicy=Never"]
-    return line([*HELM, "upgrade", "--install", "todo-app", str(tmp_path / "helm" / "todo-app"), *sets])
+    return line([*HELM, "upgrade", "--install", "todo-app", str(tmp_path / "helm" / "todo-app"), *sets,
+                 "--set", "secretChecksum="])
 
 
 def test_upgrade_install_pins_the_exact_tags(make_context, tmp_path):
@@ -27,9 +31,10 @@ def test_upgrade_install_pins_the_exact_tags(make_context, tmp_path):
     c = make_context(method="helm")
     images = planned_images(resolve(c))
     c = make_context({STATUS: ok(json.dumps({"info": {"status": "deployed"}, "version": 3})),
-                      upgrade_line(tmp_path, images): ok()}, method="helm")
+                      GET_SECRET: not_found("secrets", "todo-app-secrets"), upgrade_line(tmp_path, images): ok()},
+                     method="helm")
     assert install(c, resolve(c), images) == 3
-    assert commands_run(c) == [STATUS, upgrade_line(tmp_path, images)]
+    assert commands_run(c) == [STATUS, GET_SECRET, upgrade_line(tmp_path, images)]
 
 
 @pytest.mark.parametrize(("status", "version", "hint"), [
@@ -48,7 +53,8 @@ def test_a_stuck_release_is_explained_before_any_change(make_context, tmp_path, 
 def test_helm_reporting_another_operation_is_explained(make_context, tmp_path):
     project(tmp_path)
     images = planned_images(resolve(make_context(method="helm")))
-    c = make_context({STATUS: release_not_found(), upgrade_line(tmp_path, images): failed(
+    c = make_context({STATUS: release_not_found(), GET_SECRET: not_found("secrets", "todo-app-secrets"),
+                      upgrade_line(tmp_path, images): failed(
         stderr="Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")}, method="helm")
     with pytest.raises(Exit) as error:
         install(c, resolve(c), images)

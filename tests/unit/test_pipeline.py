@@ -4,20 +4,21 @@ Each scenario answers exactly the commands a healthy cluster would see; the
 strict MockContext fails on any other. Golden files live in fixtures/golden/;
 regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
 """
-import base64
 import json
 import os
 
 import pytest
-from invoke import Exit
+import yaml
+from invoke import Exit, Failure, MockContext
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import (ENV, HERE, env_text, failed, http_lines, line, not_found, ok, preflight_ok,
-                                 project, release, release_not_found)
+                                 project, release, release_not_found, secret_answer)
 from tests.unit.test_secrets import CORPUS, leaked
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import planned_images
+from todoops.k8s import secret_checksum
 from todoops.pipeline import Deploy, STEPS, deploy_release
 from todoops.report import Report
 
@@ -62,12 +63,10 @@ def answers(tmp_path, cfg, first: bool) -> dict:
     helm = ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace]
     images = planned_images(cfg)
     docker = ["env", *DOCKER_ENV, "docker"] if cfg.build_in_cluster else ["docker"]
-    secret = {key: value for key, value in ENV.items() if value}
+    get_secret = line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"])
     result = {**preflight_ok(cfg.context),
-              line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"]):
-                  not_found("secrets", cfg.secret_name) if first else ok(json.dumps({"data": {
-                      k: base64.b64encode(v.encode()).decode()
-                                                                  for k, v in secret.items()}})),
+              # The secrets step reads it first, the apply step (for its checksum) after it was applied.
+              get_secret: [not_found("secrets", cfg.secret_name), secret_answer(ENV)] if first else secret_answer(ENV),
               # The namespace step creates it; the secrets step then finds it.
               line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
                   [not_found("namespaces", cfg.namespace), ok()] if first else ok(),
@@ -96,7 +95,9 @@ def answers(tmp_path, cfg, first: bool) -> dict:
         listing, loads = listing_and_loads(cfg, image.ref, image.cluster_ref)
         result.update({command: ok() for command in loads})
         result[line(["docker", "manifest", "inspect", image.cluster_ref])] = [failed(), ok()] if first else ok()
-    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart), *sets])] = ok()
+    checksum = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
+    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart), *sets,
+                 "--set", f"secretChecksum={checksum}"])] = ok()
     listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
     result.update({command: ok() for command in loads})
     if listing:
@@ -206,11 +207,47 @@ def test_the_apply_tasks_alone_create_the_namespace_first_on_a_fresh_cluster(mak
     cfg = resolve(make_context(method=method))
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
     table = answers(tmp_path, cfg, first=True)
+    # No namespace yet; the Secret's answer only feeds the checksum.
     c = make_context({**table, line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
-                      not_found("namespaces", cfg.namespace)}, method=method)
+                      not_found("namespaces", cfg.namespace),
+                      line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"]): secret_answer(ENV)},
+                     method=method)
     (apply if method == "kubectl" else install_chart)(c)
     log = commands_run(c)
     created = log.index(line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"])) + 1
     assert log[created] == line([*kubectl, "apply", "-f", "-"])
     assert json.loads(c.run.call_args_list[created].kwargs["in_stream"].getvalue())["kind"] == "Namespace"
     assert any(word in command for command in log[created + 1:] for word in ("upgrade --install", "apply -f -"))
+
+
+def applied(c, kind: str) -> list[dict]:
+    """The objects of ``kind`` that ``c``'s `kubectl apply -f -` commands received on stdin."""
+    streams = [call.kwargs["in_stream"].getvalue() for call in c.run.call_args_list
+               if call.args[0].endswith("apply -f -")]
+    return [obj for text in streams for obj in yaml.safe_load_all(text) if obj and obj["kind"] == kind]
+
+
+def test_a_secret_changed_by_a_deploy_that_stopped_early_still_restarts_the_pods(make_context, tmp_path):
+    # Run 1 applies the changed Secret, then its build fails; run 2 finds the Secret unchanged, and the
+    # pods that read it must still roll: the annotation holds what the cluster's Secret holds now.
+    project(tmp_path, {**ENV, "OPENAI_MODEL": "gpt-4o"})
+    config = {**PROVIDERS["kind"], "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    get_secret = line(["kubectl", "--context", cfg.context, "--namespace", cfg.namespace, "get", "secret",
+                       cfg.secret_name, "-o", "json"])
+    stopped = {**answers(tmp_path, cfg, first=False), get_secret: secret_answer(ENV)}
+    for image in planned_images(cfg):
+        stopped[line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = failed()
+        stopped[line(["env", "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm", "-t", image.ref, "-f",
+                      str(cfg.root / image.name / "Dockerfile"), str(cfg.root / image.name)])] = failed()
+    c = make_context(stopped, **config)
+    with pytest.raises((Exit, Failure)):
+        deploy_release(c, resolve(c), Report(), Deploy())
+    assert applied(c, "Secret") and not applied(c, "Deployment")
+    c = make_context({**answers(tmp_path, cfg, first=False),
+                      get_secret: secret_answer({**ENV, "OPENAI_MODEL": "gpt-4o"})}, **config)
+    deploy_release(c, resolve(c), Report(), Deploy())
+    assert not applied(c, "Secret")
+    (backend,) = [obj for obj in applied(c, "Deployment") if obj["metadata"]["name"] == "todo-app-backend"]
+    before = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
+    assert backend["spec"]["template"]["metadata"]["annotations"]["checksum/secret"] not in ("", before)

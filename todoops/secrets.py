@@ -272,15 +272,20 @@ def checked_answers(ask: Ask, specs: tuple[KeySpec, ...]) -> Ask:
 
 def desired_values(file_values: Mapping[str, str], existing: Mapping[str, str], specs: tuple[KeySpec, ...],
                    ask: Ask | None, force_ask: tuple[str, ...] = ()) -> dict[str, str]:
-    """The Secret's content: .env first, then the cluster's, then an answer, then a generated value."""
+    """The Secret's content: what .env (or an answer) says, and nothing else.
+
+    A key without a value is left out, so emptying it in .env removes it from the
+    Secret; only a generatable key keeps the cluster's value (else gets a new one),
+    since a new database password would lock the backend out of its volume.
+    """
     lookup = {spec.name: spec for spec in specs}
     result = {}
     for spec in specs:
-        value = "" if spec.name in force_ask else file_values.get(spec.name) or existing.get(spec.name, "")
+        value = "" if spec.name in force_ask else file_values.get(spec.name, "")
         if not value and ask:
             value = ask(spec.name)
         if not value and spec.generate:
-            value = random.token_urlsafe(spec.generate)
+            value = existing.get(spec.name) or random.token_urlsafe(spec.generate)
             register(spec.name, value, lookup)
         if value:
             result[spec.name] = value
@@ -294,23 +299,58 @@ def secret_manifest(cfg: Settings, values: Mapping[str, str]) -> dict:
             "data": {key: base64.b64encode(value.encode()).decode() for key, value in sorted(values.items())}}
 
 
+def output_problem(cfg: Settings, path: Path) -> str | None:
+    """Why ``path`` (resolved) cannot hold the Secret file, judged on the file system alone."""
+    if not path.is_relative_to(cfg.root):
+        return f"{path} is outside the project {cfg.root}"
+    if path.is_dir():
+        return f"{path} is a folder"
+    if not nearest_folder(path).is_dir():
+        return f"{path} is under {nearest_folder(path)}, which is a file"
+    return None
+
+
+def nearest_folder(path: Path) -> Path:
+    """The closest ancestor of ``path`` that exists (where git can be asked about it)."""
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
 def check_output_path(c: Context, cfg: Settings, path: Path) -> None:
-    """Refuse a path git would track: the file holds every secret."""
-    ignored = probe(c, ["git", "-C", str(cfg.root), "check-ignore", "-q", str(path)])
-    # 0: ignored; 1: git would track it; 128: not inside a repository (git cannot track it).
-    if ignored.exited == 1:
+    """Refuse a place where the file, which holds every secret, could be committed or does not fit."""
+    hint = "write it under a gitignored name inside the project, e.g. secrets/todo-app.secret.yaml"
+    problem = output_problem(cfg, path)
+    if problem:
+        fail(f"--output {problem}", hint, ExitCode.BAD_INPUT)
+    project, target = (probe(c, ["git", "-C", str(folder), "rev-parse", "--show-toplevel"])
+                       for folder in (cfg.root, nearest_folder(path)))
+    if (project.ok, project.stdout.strip()) != (target.ok, target.stdout.strip()):
+        fail(f"--output {path} is inside another git repository than the project's", hint, ExitCode.BAD_INPUT)
+    # check-ignore: 0 ignored; 1 git would track it; 128 it cannot tell (e.g. inside a submodule).
+    if project.ok and probe(c, ["git", "-C", str(cfg.root), "check-ignore", "-q", str(path)]).exited != 0:
         fail(f"{path} is not ignored by git, so it could be committed with every secret in it",
-             "write it under a gitignored name (e.g. secrets/todo-app.secret.yaml) or add it to .gitignore",
-             ExitCode.BAD_INPUT)
+             hint + " (or add it to .gitignore)", ExitCode.BAD_INPUT)
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only, also when the file already existed."""
+    """Write ``text`` readable by the owner only, all or nothing.
+
+    The text goes to a private temporary file beside ``path`` that then replaces
+    it in one rename: an interrupt leaves the old file (or none), never half of one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def prepare(c: Context, cfg: Settings, report: Report, *, env_file: Path | None = None, ask: Ask | None = None,
@@ -343,4 +383,4 @@ def prepare(c: Context, cfg: Settings, report: Report, *, env_file: Path | None 
 
 
 def hidden_prompt(name: str) -> str:
-    return getpass.getpass(f"{name} (hidden; empty = keep/generate/skip): ").strip()
+    return getpass.getpass(f"{name} (hidden; empty: kept or generated when it can be, else left out): ").strip()

@@ -13,13 +13,21 @@ from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR
 from todoops.report import Report
 from todoops.secrets import (KEYS, check_env, desired_values, is_placeholder, key_specs, prepare, read_env,
-                             secret_manifest, value_problems)
+                             secret_manifest, value_problems, write_private)
 
 SPECS = {spec.name: spec for spec in KEYS}
 KUBECTL = "kubectl --context minikube --namespace todo-app"
 GET_SECRET = f"{KUBECTL} get secret todo-app-secrets -o json"
 GET_NS = f"{KUBECTL} get namespace todo-app -o name"
 APPLY = f"{KUBECTL} apply -f -"
+
+
+def placed(root, target, ignored: bool = True, top=None) -> dict:
+    """git's answers about an --output target: the project's top level, the target folder's, check-ignore."""
+    folder = target.parent if target.parent.exists() else root
+    return {f"git -C {root} rev-parse --show-toplevel": ok(f"{root}\n"),
+            f"git -C {folder} rev-parse --show-toplevel": ok(f"{top or root}\n"),
+            f"git -C {root} check-ignore -q {target}": ok() if ignored else failed(exited=1)}
 SECRET_NOT_FOUND = failed(stderr='Error from server (NotFound): secrets "todo-app-secrets" not found\n')
 NEON = "postgresql://app_user:Zx9%2Fq+Lm4wRt7VbN2kP@ep-cool-name-123456.eu-central-1.aws.neon.tech/todo?sslmode=require"
 
@@ -200,6 +208,27 @@ def test_a_changed_value_updates_the_secret_and_says_so(make_context, tmp_path):
     assert commands_run(c) == [GET_SECRET, GET_NS, APPLY]
 
 
+def test_emptying_an_optional_key_removes_it_from_the_cluster_secret(make_context, tmp_path):
+    project(tmp_path, {**ENV, "OPENAI_API_KEY": ""})
+    current = {**{key: value for key, value in ENV.items() if value}, "OPENAI_API_KEY": CORPUS["OPENAI_API_KEY"]}
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok(),
+                      **placed(tmp_path, tmp_path / "secrets" / "out.yaml")})
+    assert prepare(c, resolve(c), Report()) is True
+    applied = json.loads(stdin_of(c, commands_run(c).index(APPLY)))["data"]
+    assert applied == json.loads(cluster_secret({key: value for key, value in ENV.items() if value}))["data"]
+    prepare(c, resolve(c), Report(), output=tmp_path / "secrets" / "out.yaml")
+    assert json.loads((tmp_path / "secrets" / "out.yaml").read_text())["data"] == applied
+
+
+def test_a_generated_key_absent_from_env_keeps_the_cluster_value(make_context, tmp_path):
+    project(tmp_path, {"OPENAI_MODEL": "o1"})
+    current = {key: value for key, value in ENV.items() if value}
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok()})
+    prepare(c, resolve(c), Report())
+    applied = json.loads(stdin_of(c, commands_run(c).index(APPLY)))["data"]
+    assert applied == json.loads(cluster_secret({**current, "OPENAI_MODEL": "o1"}))["data"]
+
+
 @pytest.mark.parametrize(("env", "expected"), [
     ({**ENV, "JWT_SECRET": "changeme"}, "JWT_SECRET is a placeholder"),
     ({**ENV, "JWT_SECRET": base64.b64encode(b"changeme-changeme-changeme-changeme").decode()}, "placeholder"),
@@ -243,22 +272,66 @@ def test_malformed_env_fails_before_any_command(make_context, tmp_path):
 def test_output_file_is_private_and_must_be_gitignored(make_context, tmp_path):
     project(tmp_path)
     target = tmp_path / "secrets" / "todo.secret.yaml"
-    check = f"git -C {tmp_path} check-ignore -q {target}"
-    c = make_context({check: ok()})
+    c = make_context(placed(tmp_path, target))
     prepare(c, resolve(c), Report(), output=target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert json.loads(target.read_text())["metadata"]["name"] == "todo-app-secrets"
-    assert commands_run(c) == [check]
+    assert commands_run(c) == [f"git -C {tmp_path} rev-parse --show-toplevel"] * 2 + [
+        f"git -C {tmp_path} check-ignore -q {target}"]
+    assert [path.name for path in target.parent.iterdir()] == ["todo.secret.yaml"]
 
 
 def test_output_file_tracked_by_git_is_refused(make_context, tmp_path):
     project(tmp_path)
     target = tmp_path / "secret.yaml"
-    c = make_context({f"git -C {tmp_path} check-ignore -q {target}": failed(exited=1)})
+    c = make_context(placed(tmp_path, target, ignored=False))
     with pytest.raises(Exit) as error:
         prepare(c, resolve(c), Report(), output=target)
     assert error.value.code == ExitCode.BAD_INPUT and "not ignored by git" in error.value.message
     assert not target.exists()
+
+
+@pytest.mark.parametrize(("where", "expected"), [
+    (lambda root: root.parent / "elsewhere.secret.yaml", "is outside the project"),
+    (lambda root: root / "backend", "is a folder"),
+    (lambda root: root / ".env" / "todo.secret.yaml", "which is a file"),
+])
+def test_output_must_be_a_file_inside_the_project(make_context, tmp_path, where, expected):
+    project(tmp_path)
+    c = make_context()
+    with pytest.raises(Exit) as error:
+        prepare(c, resolve(c), Report(), output=where(tmp_path))
+    assert error.value.code == ExitCode.BAD_INPUT and expected in error.value.message
+    assert commands_run(c) == []
+
+
+def test_output_into_another_git_repository_is_refused(make_context, tmp_path):
+    project(tmp_path)
+    (tmp_path / "vendor" / "other").mkdir(parents=True)
+    target = tmp_path / "vendor" / "other" / "todo.secret.yaml"
+    c = make_context(placed(tmp_path, target, top=tmp_path / "vendor" / "other"))
+    with pytest.raises(Exit) as error:
+        prepare(c, resolve(c), Report(), output=target)
+    assert error.value.code == ExitCode.BAD_INPUT and "another git repository" in error.value.message
+    assert not target.exists()
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    target = tmp_path / "todo.secret.yaml"
+    target.write_text("the previous, complete Secret\n")
+    target.chmod(0o644)
+
+    def interrupted(descriptor):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("todoops.secrets.os.fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_private(target, "x" * 100000)
+    assert target.read_text() == "the previous, complete Secret\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["todo.secret.yaml"]
+    monkeypatch.undo()
+    write_private(target, "new\n")
+    assert target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
 def test_dry_run_writes_and_applies_nothing(make_context, tmp_path, capsys):
@@ -292,9 +365,8 @@ def leaked(text: str) -> list[str]:
 
 def test_secret_hygiene_corpus(make_context, tmp_path, capsys):
     project(tmp_path, CORPUS)
-    check = f"git -C {tmp_path} check-ignore -q {tmp_path / 'secrets' / 'out.yaml'}"
     c = make_context({GET_SECRET: ok(cluster_secret({"JWT_SECRET": CORPUS["JWT_SECRET"] + "x"})),
-                      GET_NS: ok("namespace/todo-app"), APPLY: ok(), check: ok()})
+                      GET_NS: ok("namespace/todo-app"), APPLY: ok(), **placed(tmp_path, tmp_path / "secrets" / "out.yaml")})
     cfg = resolve(c)
     prepare(c, cfg, Report())
     prepare(c, cfg, Report(), output=tmp_path / "secrets" / "out.yaml")

@@ -2,7 +2,9 @@
 
 Tools: `helm lint --strict` on every ``ci/*-values.yaml`` scenario, the Kubernetes
 OpenAPI schema (kubernetes-validate, bundled schemas, offline), kube-score as the
-policy check, hadolint on both Dockerfiles. Then the project's own consistency
+policy check, hadolint on both Dockerfiles. The scenarios all set image tags, so
+the chart is also rendered with nothing but its own defaults, as a bare
+``helm install`` would: whatever that runs must have exact tags. Then the project's own consistency
 rules, which catch what no generic linter can: the port each app listens on
 equals Dockerfile ``EXPOSE``, ``containerPort``, probe ports and Service
 ``targetPort``; every secret/config key reference exists; selectors select;
@@ -17,7 +19,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -26,13 +28,18 @@ from invoke import Context, task
 from .commands import probe
 from .config import DEFAULTS, Settings, resolve
 from .errors import ExitCode, fail
-from .render import KUBE_VERSION, KubeObject, Rendered, expected_manifests, read_manifests, stale_files, template
+from .render import (KUBE_VERSION, KubeObject, Rendered, expected_manifests, read_manifests, split_documents,
+                     stale_files, template, template_argv)
 from .report import Report
 
 # Providers that put images straight into the node's image store: a pull would go
 # to a registry that never saw the image.
 LOADED_IMAGE_PROVIDERS = ("minikube", "kind", "k3d", "docker-desktop", "containerd")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# Given to each image whose default tag is empty when the chart refuses to render without one.
+STAND_IN_TAG = "lint-stand-in"
+TAG_DEFAULT_FIX = ("give the image an exact default tag in values.yaml, or leave the tag empty so the chart refuses "
+                   "to install without one")
 # kube-score tests we decline, each for a reason that holds for this project.
 KUBE_SCORE_IGNORED = {
     # Images are loaded into the node, not pulled; our own pull-policy rule checks the fit per provider.
@@ -473,6 +480,41 @@ def scenario_findings(c: Context, cfg: Settings) -> list[Finding]:
     return unique(findings)
 
 
+def stand_in_tags(values: Mapping) -> list[str]:
+    """``--set`` pairs giving a stand-in tag to every ``<component>.image`` whose default tag is empty."""
+    pairs = []
+    for key, section in values.items():
+        image = section.get("image") if isinstance(section, Mapping) else None
+        if isinstance(image, Mapping) and "tag" in image and not image["tag"]:
+            pairs += ["--set", f"{key}.image.tag={STAND_IN_TAG}"]
+    return pairs
+
+
+def defaults_findings(c: Context, cfg: Settings) -> list[Finding]:
+    """The images a bare ``helm install`` (the chart's values.yaml alone) would run have exact tags.
+
+    A chart that refuses to render until the suite sets the tags it leaves empty
+    is safe: that refusal is the answer a bare install gets. The rest of its
+    defaults is then rendered with stand-in tags for those, and checked too.
+    """
+    values = cfg.chart / "values.yaml"
+    bare = template_argv(cfg, ())
+    rendered = probe(c, bare)
+    stand_ins = stand_in_tags(yaml.safe_load(values.read_text()) or {}) if not rendered.ok else []
+    if stand_ins:
+        rendered = probe(c, [*bare, *stand_ins])
+    if not rendered.ok:
+        return [Finding(relative(cfg, values), "chart-defaults", "the chart does not render with its own defaults"
+                        f"{' (even with the image tags set)' if stand_ins else ''}: "
+                        + " ".join(rendered.stderr.split())[-300:],
+                        "give each default an exact value (or leave an image tag empty so the chart requires it); "
+                        f"`helm template {relative(cfg, cfg.chart)}` shows the error")]
+    manifests = manifests_from(split_documents(rendered.stdout), relative(cfg, cfg.chart))
+    return [replace(finding, file=relative(cfg, values), message=f"with the chart's defaults, {finding.message}",
+                    fix=TAG_DEFAULT_FIX if finding.rule == "image-tag" else finding.fix)
+            for finding in image_findings(manifests, cfg.provider)]
+
+
 def manifest_findings(c: Context, cfg: Settings) -> list[Finding]:
     """k8s/ must equal a fresh render, and pass the rules itself (people edit it by hand)."""
     manifests_dir = relative(cfg, cfg.manifests)
@@ -533,6 +575,7 @@ def unique(findings: Iterable[Finding]) -> list[Finding]:
 CHECKS: dict[str, Callable[[Context, Settings], list[Finding]]] = {
     "helm-lint": helm_lint_findings,
     "scenarios": scenario_findings,
+    "defaults": defaults_findings,
     "manifests": manifest_findings,
     "kube-score": kube_score_findings,
     "hadolint": hadolint_findings,
@@ -540,6 +583,7 @@ CHECKS: dict[str, Callable[[Context, Settings], list[Finding]]] = {
 CHECK_TOOLS = {
     "helm-lint": ("helm",),
     "scenarios": ("helm", "kubernetes-validate"),
+    "defaults": ("helm",),
     "manifests": ("helm",),
     "kube-score": ("kube-score",),
     "hadolint": ("hadolint",),

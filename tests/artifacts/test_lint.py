@@ -3,6 +3,7 @@
 Each mutation breaks exactly one thing the way people really break it and
 asserts that lint names the file to fix; the unbroken copy must pass.
 """
+import json
 import subprocess
 import sys
 
@@ -123,7 +124,7 @@ def test_kube_score_problems_keep_warnings_and_criticals():
 # --------------------------------------------------------------- mutation tests on a project copy
 
 def lint_copy(root) -> set[tuple[str, str]]:
-    found = lint_findings(Context(), settings_for(root), Report(), ("scenarios", "manifests"))
+    found = lint_findings(Context(), settings_for(root), Report(), ("scenarios", "defaults", "manifests"))
     return {(f.file, f.rule) for f in found}
 
 
@@ -160,6 +161,40 @@ MUTATIONS = {
     "stale k8s/": ("helm/todo-app/values.yaml", "logLevel: INFO", "logLevel: DEBUG",
                    ("k8s/10-configmap-todo-app.yaml", "stale-manifest")),
 }
+
+
+VALUES = "helm/todo-app/values.yaml"
+
+
+def allow_any_tag(root) -> None:
+    """A chart whose schema no longer guards the app images' tags (or that has no schema)."""
+    path = root / "helm" / "todo-app" / "values.schema.json"
+    schema = json.loads(path.read_text())
+    for component in ("backend", "frontend"):
+        schema["properties"][component]["properties"]["image"]["properties"]["tag"] = {"type": "string"}
+    path.write_text(json.dumps(schema))
+
+
+# A default tag a bare `helm install` would run: the scenarios all set their own tags, so only the
+# render of the chart's own defaults sees it. With the schema, the chart refuses to render at all.
+HELPERS = "helm/todo-app/templates/_helpers.tpl"
+DEFAULT_TAGS = {
+    "latest app tag": ([(VALUES, 'tag: ""', "tag: latest")], False, (VALUES, "chart-defaults")),
+    "latest app tag, schema allows it": ([(VALUES, 'tag: ""', "tag: latest")], True, (VALUES, "image-tag")),
+    "no app tag, schema allows it": ([(HELPERS, '{{- printf "%s:%s" .repository .tag -}}',
+                                       "{{- .repository }}{{ with .tag }}:{{ . }}{{ end -}}")], True,
+                                     (VALUES, "image-tag")),
+}
+
+
+@pytest.mark.parametrize("mutation", DEFAULT_TAGS)
+def test_a_mutable_default_tag_is_caught_though_every_scenario_sets_tags(project, mutation):
+    edits, any_tag, expected = DEFAULT_TAGS[mutation]
+    for path, old, new in edits:
+        break_file(project, path, old, new)
+    if any_tag:
+        allow_any_tag(project)
+    assert expected in lint_copy(project)
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)

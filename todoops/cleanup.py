@@ -256,7 +256,7 @@ def clean_release(c: Context, cfg: Settings, report: Report, *, yes: bool, local
         if not confirm(f"Delete these from {cfg.context}/{cfg.namespace}?"):
             fail("nothing was deleted", "answer y, or pass --yes", ExitCode.BAD_INPUT)
     for what, argv in steps:
-        with report.step(f"remove {what.split(':')[0]}"):
+        with report.step(f"remove {what.split(':')[0]}", dry_run=cfg.dry_run):
             run(c, argv, mutates=True, dry_run=cfg.dry_run)
 
 

@@ -24,7 +24,7 @@ from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster
 from .providers import cluster_ref, docker_env, in_cluster_build, load, present
-from .report import Report
+from .report import Report, as_done
 
 TAG_LENGTH = 12
 
@@ -120,7 +120,7 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
                 found[done.name] = done
     result = [found[image.name] for image in images]
     for image in result:
-        what = ("would be built" if cfg.dry_run else f"built in {image.seconds:.0f}s") if image.built \
+        what = as_done(cfg.dry_run, "built") + ("" if cfg.dry_run else f" in {image.seconds:.0f}s") if image.built \
             else "unchanged, not rebuilt"
         report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB")
     return result
@@ -142,7 +142,8 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
     for ref, remote in missing:
         started = time.monotonic()
         load(c, cfg, ref, remote)
-        report.line("ok", f"{remote}: loaded into the cluster in {time.monotonic() - started:.0f}s")
+        took = "" if cfg.dry_run else f" in {time.monotonic() - started:.0f}s"
+        report.line("ok", f"{remote}: {as_done(cfg.dry_run, 'loaded into the cluster')}{took}")
     report.line("ok", f"{len(have)} image(s) already in the cluster, not loaded")
     if missing and not cfg.dry_run:
         arrived = present(c, cfg, missing)

@@ -24,7 +24,7 @@ from .kube import ensure_namespace
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
 from .remote import on_host, task
-from .report import Report
+from .report import Report, as_done
 from .rollout import wait
 from .secrets import hidden_prompt, prepare
 from .validate import verify
@@ -50,7 +50,7 @@ def namespace(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     if not ensure_namespace(c, cfg):
         report.line("ok", f"namespace {cfg.namespace} exists")
     else:
-        report.line("ok", f"namespace {cfg.namespace} {'would be created' if cfg.dry_run else 'created'}")
+        report.line("ok", f"namespace {cfg.namespace} {as_done(cfg.dry_run, 'created')}")
 
 
 def secrets(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
@@ -117,7 +117,8 @@ def ingress_hosts(cfg: Settings) -> list[str]:
 def summary(cfg: Settings, report: Report, state: Deploy) -> None:
     report.table(["step", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds, _ in report.timings])
     report.table(["image", "size", "this run"],
-                 [[image.cluster_ref, f"{image.size / 1e6:.0f} MB", "built" if image.built else "unchanged"]
+                 [[image.cluster_ref, f"{image.size / 1e6:.0f} MB",
+                   as_done(cfg.dry_run, "built") if image.built else "unchanged"]
                   for image in state.images])
     for text in access_lines(cfg, ingress_hosts(cfg), state.driver):
         report.line("info", text)

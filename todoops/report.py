@@ -15,6 +15,15 @@ from .redaction import REDACTOR
 COLOURS = {"ok": "32", "warn": "33", "fail": "31", "skip": "36", "info": "0"}
 
 
+def as_done(dry_run: bool, past: str) -> str:
+    """How a line names a change: ``past`` ("created", "written to F") once made, "would be ..." in a dry run.
+
+    Every line that reports a change says it through here, so a dry run, which
+    changes nothing, never reads as if it had.
+    """
+    return f"would be {past}" if dry_run else past
+
+
 def _paint(status: str, text: str, stream) -> str:
     if not getattr(stream, "isatty", lambda: False)():
         return text
@@ -35,17 +44,21 @@ class Report:
         print(REDACTOR(f"{tag} {text}"), file=self.stream, flush=True)
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Time a step and print one line when it ends, ok or failed."""
+    def step(self, name: str, dry_run: bool = False) -> Iterator[None]:
+        """Time a step and print one line when it ends, ok or failed.
+
+        ``dry_run`` marks a step that only changes things (``name`` an imperative,
+        "remove X"): in a dry run it ran nothing, so its line says "would" and "skip".
+        """
         started = time.monotonic()
         status = "fail"
         try:
             yield
-            status = "ok"
+            status = "skip" if dry_run else "ok"
         finally:
             elapsed = time.monotonic() - started
             self.timings.append((name, elapsed, status))
-            self.line(status, f"{name} ({elapsed:.1f}s)")
+            self.line(status, f"would {name} (dry run)" if status == "skip" else f"{name} ({elapsed:.1f}s)")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]

@@ -36,7 +36,7 @@ from .config import Settings
 from .errors import ExitCode, fail
 from .kube import ensure_namespace, get_json, kubectl, labels
 from .redaction import REDACTOR
-from .report import Report
+from .report import Report, as_done
 
 Ask = Callable[[str], str]
 
@@ -371,14 +371,16 @@ def prepare(c: Context, cfg: Settings, report: Report, *, env_file: Path | None 
     if output:
         if not cfg.dry_run:
             write_private(output, text)
-        report.line("ok", f"Secret {cfg.secret_name} ({len(values)} keys) written to {output} (mode 0600)")
+        written = as_done(cfg.dry_run, f"written to {output}")
+        report.line("ok", f"Secret {cfg.secret_name} ({len(values)} keys) {written} (mode 0600)")
         return False
     if existing == values:
         report.line("ok", f"Secret {cfg.secret_name} unchanged ({len(values)} keys)")
         return False
     ensure_namespace(c, cfg)
     run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=text)
-    report.line("ok", f"Secret {cfg.secret_name} {'updated' if existing else 'created'} ({len(values)} keys)")
+    report.line("ok", f"Secret {cfg.secret_name} {as_done(cfg.dry_run, 'updated' if existing else 'created')} "
+                f"({len(values)} keys)")
     return existing is not None
 
 

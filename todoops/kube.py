@@ -49,6 +49,11 @@ UNREACHABLE = ("Unable to connect to the server", "The connection to the server"
                "context deadline exceeded", "Client.Timeout exceeded")
 
 
+def said(result: Result, width: int = 160) -> str:
+    """The last line a failed command wrote to stderr (its exit code when it wrote none)."""
+    return (result.stderr.strip().splitlines() or [f"exit code {result.exited}"])[-1][:width]
+
+
 def read_failed(command: Argv, result: Result) -> NoReturn:
     """Stop the task with what the API said; the hint depends on why the read failed."""
     said = [line.strip() for line in result.stderr.splitlines() if line.strip()] or [f"exit code {result.exited}"]

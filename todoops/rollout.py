@@ -17,7 +17,7 @@ from .commands import probe, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
-from .kube import get_json, get_names, kubectl, selector
+from .kube import get_json, get_names, kubectl, said, selector
 from .preflight import require_cluster
 from .report import Report
 
@@ -128,6 +128,9 @@ def explain(c: Context, cfg: Settings, report: Report) -> list[Diagnosis]:
                                     *(["--previous"] if item.previous else [])))
             for text in tail.stdout.splitlines():
                 report.line("info", f"  log | {text}")
+            if not tail.ok:
+                # No log lines because they could not be read is not the same as a silent crash.
+                report.line("info", f"  log unavailable: {said(tail)}")
         report.line("info", f"  fix: {ADVICE[item.kind]}")
     return diagnoses
 

@@ -114,3 +114,14 @@ def test_the_status_task_masks_the_clusters_secrets_in_quoted_logs(make_context,
     assert error.value.code == ExitCode.ROLLOUT
     assert "log | sqlalchemy.exc.OperationalError: cannot connect to" in out.out
     assert password not in out.out + out.err
+
+
+def test_logs_that_could_not_be_read_are_said_so(make_context, capsys):
+    pod = "todo-app-backend-6f7d9c5b4-r5t7y"
+    logs = line([*KUBECTL, "logs", pod, "-c", "backend", "--tail=20", "--previous"])
+    c = make_context({GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))),
+                      logs: failed(stderr='Error from server (BadRequest): previous terminated container "backend" '
+                                          'in pod "x" not found\n')})
+    explain(c, resolve(c), Report())
+    assert "log unavailable: Error from server (BadRequest): previous terminated container" in capsys.readouterr().out

@@ -29,6 +29,7 @@ from .kube import get_json, kubectl, selector
 from .preflight import Check, context_checks, ok, show
 from .remote import checks_everywhere, task
 from .report import Report
+from .smoke import refuse_remote, smoke_checks
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
 # (component, path, seconds allowed) — the app's health endpoints and the seeds' latency targets.
@@ -210,7 +211,7 @@ def verify(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Chec
             + http_checks(c, cfg, objects["Service"]))
 
 
-def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Check]:
+def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool = False) -> list[Check]:
     """Every validate check, stopping early when the cluster cannot be reached or nothing is deployed."""
     found = context_checks(c, cfg)
     if any(check.status == "fail" for check in found):
@@ -223,7 +224,8 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Chec
     return (found + deployment_checks(objects["Deployment"]) + image_checks(objects["Pod"], images)
             + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
-            + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images))
+            + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
+            + (smoke_checks(c, cfg, objects["Service"]) if smoke else []))
 
 
 def logs_checks(c: Context, cfg: Settings) -> list[Check]:
@@ -259,16 +261,20 @@ def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
 @task(help={"json": "Print the checks as JSON on stdout.",
             "wait": "First wait up to this many seconds for every Deployment to become available.",
             "context": "Kube context to check (a non-local one must be named here explicitly).",
-            "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",})
-def validate(c, json=False, wait=0, context=None, host=None):  # noqa: A002 (the flag is --json)
+            "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",
+            "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
+                     "with a throw-away account, deleted afterwards: writes to the app's database."})
+def validate(c, json=False, wait=0, context=None, host=None, smoke=False):  # noqa: A002 (the flag is --json)
     """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
     cfg = resolve(c, json=json, context=context, context_explicit=bool(context), host=host)
+    if smoke:
+        refuse_remote(cfg)
 
     def checks_here(here: Context) -> list[Check]:
         if wait:
             run(here, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
                               f"--timeout={int(wait)}s"), hide=True, warn=True)
-        return checks(here, cfg, local_images(here, cfg))
+        return checks(here, cfg, local_images(here, cfg), smoke)
 
     found = checks_everywhere(c, cfg, checks_here)
     show(Report(json_mode=cfg.json), found)

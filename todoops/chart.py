@@ -20,10 +20,9 @@ from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
-from .k8s import secret_checksum
 from .kube import ensure_namespace, read
 from .preflight import require_cluster
-from .providers import provider_for
+from .release import secret_checksum, suite_values
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 # helm's answer for a release that does not exist.
@@ -32,16 +31,6 @@ RELEASE_NOT_FOUND = re.compile(r"release: not found")
 
 def helm(cfg: Settings, *args: str) -> list[str]:
     return ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace, *args]
-
-
-def image_values(images: Sequence[BuiltImage], pull_policy: str) -> list[str]:
-    """``--set`` pairs pinning each component to the image that was built for it."""
-    pairs = []
-    for image in images:
-        repository, _, tag = image.cluster_ref.rpartition(":")
-        pairs += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
-                  "--set", f"{image.name}.image.pullPolicy={pull_policy}"]
-    return pairs
 
 
 def release_status(c: Context, cfg: Settings) -> tuple[str, int]:
@@ -77,10 +66,8 @@ def install(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> int:
     if status in PENDING:
         fail(f"release {cfg.release} is {status}: another helm operation is in progress or was interrupted",
              stuck_hint(cfg, status, revision))
-    values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
-    result = run(c, helm(cfg, "upgrade", "--install", cfg.release, str(cfg.chart), *values,
-                         *image_values(images, provider_for(cfg).pull_policy),
-                         "--set", f"secretChecksum={secret_checksum(c, cfg)}"),
+    result = run(c, helm(cfg, "upgrade", "--install", cfg.release, str(cfg.chart),
+                         *suite_values(cfg, images, secret_checksum(c, cfg))),
                  mutates=True, dry_run=cfg.dry_run, warn=True)
     if result.failed:
         if "another operation" in result.stderr:

@@ -19,10 +19,11 @@ from invoke import Context
 from . import chart, k8s
 from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, build, load_images
+from .images import BuiltImage, build, load_images, planned_images
 from .kube import ensure_namespace
 from .preflight import preflight, require_cluster, show
 from .providers import access_lines
+from .release import external_images, ingress_hosts, release_objects
 from .remote import on_host, task
 from .report import Report, as_done
 from .rollout import wait
@@ -38,12 +39,15 @@ class Deploy:
     no_cache: bool = False
     driver: str = ""
     images: list[BuiltImage] = field(default_factory=list)
+    # What this deploy puts in the cluster (todoops.release), known before anything changes.
+    objects: list[dict] = field(default_factory=list)
     # The helm revision the upgrade replaced (0: none), to roll back to.
     revision: int = 0
 
 
 def check(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     state.driver = preflight(c, cfg, report)
+    state.objects = release_objects(c, cfg, planned_images(cfg))
 
 
 def namespace(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
@@ -62,14 +66,14 @@ def build_images(c: Context, cfg: Settings, report: Report, state: Deploy) -> No
 
 
 def load(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    load_images(c, cfg, report, state.images, k8s.external_images(k8s.load_manifests(cfg.manifests), state.images))
+    load_images(c, cfg, report, state.images, external_images(state.objects, state.images))
 
 
 def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     if cfg.method == "helm":
         state.revision = chart.install(c, cfg, state.images)
     else:
-        k8s.apply_manifests(c, cfg, state.images)
+        k8s.apply_manifests(c, cfg, state.images, state.objects)
 
 
 def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
@@ -109,18 +113,13 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def ingress_hosts(cfg: Settings) -> list[str]:
-    return [rule["host"] for obj in k8s.load_manifests(cfg.manifests) if obj.get("kind") == "Ingress"
-            for rule in obj.get("spec", {}).get("rules", []) if rule.get("host")]
-
-
 def summary(cfg: Settings, report: Report, state: Deploy) -> None:
     report.table(["step", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds, _ in report.timings])
     report.table(["image", "size", "this run"],
                  [[image.cluster_ref, f"{image.size / 1e6:.0f} MB",
                    as_done(cfg.dry_run, "built") if image.built else "unchanged"]
                   for image in state.images])
-    for text in access_lines(cfg, ingress_hosts(cfg), state.driver):
+    for text in access_lines(cfg, ingress_hosts(state.objects), state.driver):
         report.line("info", text)
     report.emit({"steps": {name: round(seconds, 2) for name, seconds, _ in report.timings},
                  "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in state.images]})

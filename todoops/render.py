@@ -69,10 +69,10 @@ class Rendered(KubeObject):
     obj: dict
 
 
-def template_argv(cfg: Settings, values_files: Sequence[Path]) -> list[str]:
+def template_argv(cfg: Settings, values_files: Sequence[Path], sets: Sequence[str] = ()) -> list[str]:
     values = [arg for path in values_files for arg in ("--values", str(path))]
     return ["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace,
-            "--kube-version", KUBE_VERSION, *values]
+            "--kube-version", KUBE_VERSION, *values, *sets]
 
 
 def split_documents(output: str) -> list[Rendered]:
@@ -90,13 +90,14 @@ def split_documents(output: str) -> list[Rendered]:
     return rendered
 
 
-def template(c: Context, cfg: Settings, *values_files: Path) -> list[Rendered]:
-    """Render the chart with these values files (later ones win), or stop with helm's own error."""
-    result = probe(c, template_argv(cfg, values_files))
+def template(c: Context, cfg: Settings, *values_files: Path, sets: Sequence[str] = ()) -> list[Rendered]:
+    """Render the chart with these values files (later ones win) and helm arguments, or stop with helm's error."""
+    result = probe(c, template_argv(cfg, values_files, sets))
     if result.exited == 127:
         fail("helm is not installed", HELM_INSTALL_HINT, ExitCode.PREFLIGHT)
     if not result.ok:
-        fail(f"helm template failed for {', '.join(map(str, values_files))}:\n{result.stderr.strip()}",
+        values = [*map(str, values_files), *(["the suite's values"] if sets else [])]
+        fail(f"helm template failed for {', '.join(values)}:\n{result.stderr.strip()}",
              "fix the chart or the values file named above; `helm lint --strict` shows the details")
     return split_documents(result.stdout)
 

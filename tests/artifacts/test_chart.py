@@ -9,7 +9,11 @@ import re
 import pytest
 from invoke import Context, Exit
 
+from tests.conftest import context_config
+from todoops.config import resolve
+from todoops.images import planned_images
 from todoops.lint import containers, env_example_keys, pod_spec, selects, workloads
+from todoops.release import external_images, ingress_hosts, release_objects, secret_names
 from todoops.render import expected_manifests, manifest_files, read_manifests, template
 
 from .conftest import CHART, ROOT, only, settings_for
@@ -132,6 +136,27 @@ def test_the_backend_pods_carry_the_secret_checksum_and_the_database_does_not(re
     assert annotated == {"todo-app-backend": checksum, "todo-app-frontend": None, "todo-app-postgresql": None}
     assert only(render_chart(), "Deployment", "backend")["spec"]["template"]["metadata"]["annotations"][
         "checksum/secret"] == ""
+
+
+def deployed_objects(**config) -> tuple[list, list[dict]]:
+    """The images and objects `invoke deploy` would deploy with this configuration (the real chart and helm)."""
+    cfg = resolve(Context(config=context_config(ROOT, **config)))
+    images = planned_images(cfg)
+    return images, release_objects(Context(), cfg, images)
+
+
+@pytest.mark.parametrize("method", ["kubectl", "helm"])
+def test_another_release_and_secret_name_reach_every_object(method):
+    _, objects = deployed_objects(method=method, release="staging", secret_name="staging-secrets")
+    assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in objects} == {"staging"}
+    assert all(obj["metadata"]["name"].startswith("staging-todo-app") for obj in objects)
+    assert secret_names(objects) == {"staging-secrets"}
+
+
+def test_helm_deploys_read_images_and_hosts_from_the_chart_with_the_user_values(tmp_path):
+    (tmp_path / "prod.yaml").write_text("postgresql:\n  image: postgres:16\ningress:\n  host: todo.example.test\n")
+    images, objects = deployed_objects(method="helm", chart_values=[str(tmp_path / "prod.yaml")])
+    assert external_images(objects, images) == ["postgres:16"] and ingress_hosts(objects) == ["todo.example.test"]
 
 
 def secret_refs(manifests) -> dict[str, dict]:

@@ -23,7 +23,7 @@ def upgrade_line(tmp_path, images) -> str:
         sets += ["--set", f"{image.name}.image.repository={image.repository}", "--set",
                  f"{image.name}.image.tag={image.tag}", "--set", f"{image.name}.image.pullPolicy=Never"]
     return line([*HELM, "upgrade", "--install", "todo-app", str(tmp_path / "helm" / "todo-app"), *sets,
-                 "--set", "secretChecksum="])
+                 "--set", "existingSecret=todo-app-secrets", "--set", "secretChecksum="])
 
 
 def test_upgrade_install_pins_the_exact_tags(make_context, tmp_path):

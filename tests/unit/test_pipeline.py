@@ -12,13 +12,13 @@ import yaml
 from invoke import Exit, Failure, MockContext
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import (ENV, HERE, env_text, failed, http_lines, line, not_found, ok, preflight_ok,
-                                 project, release, release_not_found, secret_answer)
+from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, http_lines, line, not_found, ok,
+                                 preflight_ok, project, release, release_not_found, secret_answer)
 from tests.unit.test_secrets import CORPUS, leaked
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import planned_images
-from todoops.k8s import secret_checksum
+from todoops.release import secret_checksum, suite_values
 from todoops.pipeline import Deploy, STEPS, deploy_release
 from todoops.report import Report
 
@@ -81,7 +81,6 @@ def answers(tmp_path, cfg, first: bool) -> dict:
                     SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),
               **{command: ok("ok") for command in http_lines(kubectl)},
               **{line([*kubectl, "rollout", "status", name, "--timeout=180s"]): ok() for name in WORKLOADS}}
-    sets = []
     for image in images:
         built = ok(f"sha256:{image.tag} 150000000")
         result[line([*docker, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = \
@@ -89,15 +88,15 @@ def answers(tmp_path, cfg, first: bool) -> dict:
         context = cfg.root / image.name
         result[line(["env", *DOCKER_ENV * cfg.build_in_cluster, "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm",
                      "-t", image.ref, "-f", str(context / "Dockerfile"), str(context)])] = ok()
-        repository, _, tag = image.cluster_ref.rpartition(":")
-        sets += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
-                 "--set", f"{image.name}.image.pullPolicy={'IfNotPresent' if cfg.provider == 'registry' else 'Never'}"]
         listing, loads = listing_and_loads(cfg, image.ref, image.cluster_ref)
         result.update({command: ok() for command in loads})
         result[line(["docker", "manifest", "inspect", image.cluster_ref])] = [failed(), ok()] if first else ok()
     checksum = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
-    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart), *sets,
-                 "--set", f"secretChecksum={checksum}"])] = ok()
+    # The golden logs pin these two lines; building them from suite_values keeps one spelling of the values.
+    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart),
+                 *suite_values(cfg, images, checksum)])] = ok()
+    result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
+                 "1.34.0", *suite_values(cfg, images)])] = chart_render(cfg.release)
     listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
     result.update({command: ok() for command in loads})
     if listing:
@@ -251,3 +250,50 @@ def test_a_secret_changed_by_a_deploy_that_stopped_early_still_restarts_the_pods
     (backend,) = [obj for obj in applied(c, "Deployment") if obj["metadata"]["name"] == "todo-app-backend"]
     before = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
     assert backend["spec"]["template"]["metadata"]["annotations"]["checksum/secret"] not in ("", before)
+
+
+def steps_until(c, cfg, last: str) -> Deploy:
+    """Run deploy's steps up to and including ``last``; the state they hand on."""
+    state, report = Deploy(), Report()
+    for name, step in STEPS:
+        step(c, cfg, report, state)
+        if name == last:
+            return state
+
+
+def test_another_release_and_secret_name_are_honoured_by_the_kubectl_path(make_context, tmp_path):
+    # k8s/ was rendered for release todo-app and Secret todo-app-secrets: other names render the chart.
+    project(tmp_path)
+    config = {**PROVIDERS["kind"], "release": "staging", "secret_name": "staging-secrets", "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    table = answers(tmp_path, cfg, first=False)
+    rendered = chart_render("staging", {"name: todo-app-secrets": "name: staging-secrets"})
+    c = make_context({**table, line(["helm", "template", "staging", str(cfg.chart), "--namespace", cfg.namespace,
+                                     "--kube-version", "1.34.0", *suite_values(cfg, planned_images(cfg))]): rendered},
+                     **config)
+    steps_until(c, resolve(c), "apply")
+    deployments = applied(c, "Deployment")
+    assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in deployments} == {"staging"}
+    assert "todo-app-secrets" not in json.dumps(deployments) and "staging-secrets" in json.dumps(deployments)
+
+
+def test_with_helm_external_images_and_ingress_hosts_come_from_the_chart_with_the_user_values(make_context, tmp_path,
+                                                                                              capsys):
+    project(tmp_path)
+    (tmp_path / "prod.yaml").write_text("postgresql:\n  image: postgres:16\ningress:\n  host: todo.example.test\n")
+    config = {**PROVIDERS["kind"], "method": "helm", "chart_values": ["prod.yaml"], "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    listing = line(["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"])
+    have = "\n".join(f"docker.io/library/{image.ref}" for image in planned_images(cfg))
+    table = {**answers(tmp_path, cfg, first=False), listing: [ok(have), ok(have + "\ndocker.io/library/postgres:16")],
+             line(["docker", "image", "inspect", "postgres:16"]): ok(),
+             line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]): ok(),
+             line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
+                   "1.34.0", *suite_values(cfg, planned_images(cfg))]):
+                 chart_render(swaps={"postgres:15": "postgres:16", "todo.local": "todo.example.test"})}
+    c = make_context(table, **config)
+    deploy_release(c, resolve(c), Report(), Deploy())
+    assert line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]) in commands_run(c)
+    assert not [command for command in commands_run(c) if "postgres:15" in command]
+    out = capsys.readouterr().out
+    assert "http://todo.example.test" in out and "todo.local" not in out

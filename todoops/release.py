@@ -1,0 +1,134 @@
+"""What a deploy puts in the cluster: the release's objects and the values the suite sets on them.
+
+Both methods deploy the same thing. helm installs the chart with the values the
+suite decides (``suite_values``: the built images, the Secret's name and the
+checksum of its data) on top of the user's ``chart_values``. kubectl applies
+``k8s/``, the chart rendered with its defaults for release ``todo-app``, when it
+fits the configuration (same release, same Secret, no extra values files);
+otherwise it applies the chart rendered with those same suite values, so
+``release`` and ``secret_name`` mean the same on both paths. Whatever the deploy
+reads from the objects (external images to load, ingress hosts to offer) comes
+from these objects, never from a file that another configuration wrote.
+
+Pods read the Secret only at start: the chart marks the pod templates that read
+it with a ``checksum/secret`` annotation, which both paths fill with the hash of
+what the cluster's Secret holds at apply time. A Secret changed by any earlier
+run (even one stopped before its apply) therefore still restarts those pods,
+and an unchanged one never does.
+"""
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+from invoke import Context
+
+from .config import Settings
+from .errors import ExitCode, fail
+from .images import BuiltImage
+from .kube import get_json
+from .providers import provider_for
+from .render import template
+
+# The pod-template annotation holding the Secret's hash (see the chart's backend Deployment).
+SECRET_CHECKSUM = "checksum/secret"
+INSTANCE = "app.kubernetes.io/instance"
+
+
+def repository_of(image: str) -> str:
+    """``reg:5000/team/todo-backend:tag`` -> ``todo-backend`` (the last path part, no tag or digest)."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+def load_manifests(folder: Path) -> list[dict]:
+    """Every object in ``folder``, in filename order then document order."""
+    files = sorted(path for path in folder.glob("*") if path.suffix in (".yaml", ".yml", ".json"))
+    if not files:
+        fail(f"no manifests in {folder}", "render them with `invoke render`, or deploy with --method helm",
+             ExitCode.PREFLIGHT)
+    objects = []
+    for path in files:
+        try:
+            objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+        except yaml.YAMLError as error:
+            fail(f"{path} is not valid YAML ({error})", "re-render it with `invoke render`", ExitCode.BAD_INPUT)
+    return objects
+
+
+def containers(obj: Mapping) -> list[dict]:
+    spec = obj.get("spec", {}).get("template", {}).get("spec") or {}
+    return spec.get("initContainers", []) + spec.get("containers", [])
+
+
+def secret_checksum(c: Context, cfg: Settings) -> str:
+    """sha256 of the data the cluster's Secret holds ("" while there is none); the data is never shown."""
+    found = get_json(c, cfg, "secret", cfg.secret_name)
+    if found is None:
+        return ""
+    return hashlib.sha256(json.dumps(found.get("data") or {}, sort_keys=True).encode()).hexdigest()
+
+
+def suite_values(cfg: Settings, images: Sequence[BuiltImage], checksum: str = "") -> list[str]:
+    """helm arguments: the user's values files, then what the suite decides (images, Secret name and checksum)."""
+    values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
+    pull_policy = provider_for(cfg).pull_policy
+    for image in images:
+        repository, _, tag = image.cluster_ref.rpartition(":")
+        values += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
+                   "--set", f"{image.name}.image.pullPolicy={pull_policy}"]
+    return values + ["--set", f"existingSecret={cfg.secret_name}", "--set", f"secretChecksum={checksum}"]
+
+
+def secret_names(objects: Sequence[Mapping]) -> set[str]:
+    """The Secrets the objects' containers read keys from."""
+    return {env["valueFrom"]["secretKeyRef"]["name"] for obj in objects for container in containers(obj)
+            for env in container.get("env") or [] if "secretKeyRef" in (env.get("valueFrom") or {})}
+
+
+def fits(cfg: Settings, objects: Sequence[Mapping]) -> bool:
+    """Whether ``objects`` (k8s/) were rendered for this release and Secret, with the chart's own defaults."""
+    releases = {obj.get("metadata", {}).get("labels", {}).get(INSTANCE) for obj in objects}
+    return not cfg.chart_values and releases == {cfg.release} and secret_names(objects) <= {cfg.secret_name}
+
+
+def release_objects(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[dict]:
+    """The objects this deploy puts in the cluster (images still to be pinned, see ``with_release``)."""
+    if cfg.method == "kubectl":
+        objects = load_manifests(cfg.manifests)
+        if fits(cfg, objects):
+            return objects
+    return [item.obj for item in template(c, cfg, sets=suite_values(cfg, images))]
+
+
+def with_release(objects: Sequence[dict], images: Sequence[BuiltImage], pull_policy: str,
+                 checksum: str) -> list[dict]:
+    """Copies of ``objects`` running the exact built refs, their ``checksum/secret`` annotations set to ``checksum``.
+
+    The chart decides which pod templates carry the annotation; this only fills it in.
+    """
+    by_repository = {image.repository: image.cluster_ref for image in images}
+    patched = json.loads(json.dumps(list(objects)))
+    for obj in patched:
+        annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+        if SECRET_CHECKSUM in annotations:
+            annotations[SECRET_CHECKSUM] = checksum
+        for container in containers(obj):
+            ref = by_repository.get(repository_of(container.get("image", "")))
+            if ref:
+                container["image"] = ref
+                container["imagePullPolicy"] = pull_policy
+    return patched
+
+
+def external_images(objects: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[str]:
+    """Images the objects run that the suite does not build (e.g. postgres)."""
+    ours = {image.repository for image in images}
+    return sorted({c["image"] for obj in objects for c in containers(obj)
+                   if c.get("image") and repository_of(c["image"]) not in ours})
+
+
+def ingress_hosts(objects: Sequence[Mapping]) -> list[str]:
+    return [rule["host"] for obj in objects if obj.get("kind") == "Ingress"
+            for rule in obj.get("spec", {}).get("rules") or [] if rule.get("host")]

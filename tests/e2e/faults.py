@@ -23,6 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from invoke import Context
+
+from todoops.commands import background
+
 # Not forwarded: they describe one hop, not the request.
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -116,17 +120,11 @@ def handler_for(api: FaultyApi) -> type[http.server.BaseHTTPRequestHandler]:
 
 @contextmanager
 def kubectl_proxy(kubeconfig: Path, context: str) -> Iterator[int]:
-    """``kubectl proxy`` on a free 127.0.0.1 port, stopped (this process only) afterwards."""
-    process = subprocess.Popen(["kubectl", "--kubeconfig", str(kubeconfig), "--context", context, "proxy",
-                                "--port=0", "--address=127.0.0.1"], stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        found = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert found, f"kubectl proxy did not start: {line!r}"
-        yield int(found[1])
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    """``kubectl proxy`` on a free 127.0.0.1 port while the block runs (the suite's own runner stops it)."""
+    argv = ["kubectl", "--kubeconfig", str(kubeconfig), "--context", context, "proxy", "--port=0",
+            "--address=127.0.0.1"]
+    with background(Context(), argv, re.compile(r"127\.0\.0\.1:(\d+)"), timeout=30) as ready:
+        yield int(ready[1])
 
 
 @contextmanager

@@ -156,22 +156,25 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
 FLAG_HELP = {
     "force": "Build even when an image with the content tag exists.",
     "no_cache": "Build without docker's layer cache (implies --force).",
-    "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy).",
+    "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy); "
+                        "--build-in-cluster=false turns a configured true off.",
     "dry_run": "Print the commands without running them.",
 }
 
 
-@task(name="build", help=FLAG_HELP)
-def build_images(c, force=False, no_cache=False, build_in_cluster=False, dry_run=False):
+# A value is optional: alone it means true, =false overrides a configured true.
+@task(name="build", help=FLAG_HELP, optional=["build_in_cluster"])
+def build_images(c, force=False, no_cache=False, build_in_cluster=None, dry_run=False):
     """Build the backend and frontend images under content-addressed tags (skips unchanged ones)."""
-    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster or None)
+    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster)
     build(c, cfg, Report(), force=force, no_cache=no_cache)
 
 
-@task(name="load", help={**FLAG_HELP, "context": "Kube context to load into (a non-local one must be named here)."})
-def load_images_task(c, force=False, no_cache=False, build_in_cluster=False, dry_run=False, context=None):
+@task(name="load", help={**FLAG_HELP, "context": "Kube context to load into (a non-local one must be named here)."},
+      optional=["build_in_cluster"])
+def load_images_task(c, force=False, no_cache=False, build_in_cluster=None, dry_run=False, context=None):
     """Build what is missing, then bring the images into the cluster (skips what it already has)."""
-    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster or None, context=context,
+    cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster, context=context,
                   context_explicit=bool(context))
     require_cluster(c, cfg)
     report = Report()

@@ -12,7 +12,7 @@ import yaml
 from invoke import Context, task
 
 from .commands import run
-from .config import Settings, resolve
+from .config import COUNT, PORT, Settings, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, planned_images
 from .kube import ensure_namespace, get_json, kubectl, selector
@@ -58,21 +58,23 @@ def status(c, context=None):
     run(c, kubectl(cfg, "get", "all,ingress,secret,pvc", "-l", selector(cfg), "-o", "wide"), warn=True)
 
 
-@task(help={"component": "backend or frontend (default backend).", "tail": "Lines to show per pod.",
+@task(help={"component": "backend or frontend (default backend).", "tail": "Lines to show per pod (default 100).",
             "follow": "Keep streaming new lines.", "context": CONTEXT_HELP})
-def logs(c, component="backend", tail=100, follow=False, context=None):
+def logs(c, component="backend", tail=None, follow=False, context=None):
     """Print the logs of every pod of one component, prefixed with the pod name."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
+    lines = read_flag(COUNT, tail, "--tail") or 100
     require_cluster(c, cfg)
     run(c, kubectl(cfg, "logs", "-l", f"{selector(cfg)},app.kubernetes.io/component={component}",
-                   "--all-containers", "--prefix", f"--tail={tail}", *(["--follow"] if follow else [])))
+                   "--all-containers", "--prefix", f"--tail={lines}", *(["--follow"] if follow else [])))
 
 
 @task(help={"component": "frontend or backend (default frontend).",
             "port": "Local port on 127.0.0.1 (default: the Service's port).", "context": CONTEXT_HELP})
-def port_forward(c, component="frontend", port=0, context=None):
+def port_forward(c, component="frontend", port=None, context=None):
     """Reach a Service on 127.0.0.1 (works on every cluster, with or without an ingress); Ctrl-C stops it."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
+    port = read_flag(PORT, port, "--port")
     require_cluster(c, cfg)
     name, service_port = component_service(c, cfg, component)
     print(f"http://127.0.0.1:{port or service_port} -> service/{name}:{service_port} (Ctrl-C to stop)")

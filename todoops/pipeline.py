@@ -138,19 +138,22 @@ def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> 
         "provider": "How images reach the cluster: minikube, kind, k3d, docker-desktop, containerd, registry.",
         "context": "Kube context to deploy to (a non-local one must be named here explicitly).",
         "namespace": "Namespace to deploy into (created and labelled when absent).",
-        "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy).",
+        "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy); "
+                            "--build-in-cluster=false turns a configured true off.",
         "force": "Rebuild the images even when their content tag exists.",
         "no_cache": "Rebuild without docker's layer cache.",
         "json": "Print the summary as JSON on stdout.",
         "dry_run": "Check everything and print every command that would change something; change nothing.",
         "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",
     },
+    # A value is optional: alone it means true, =false overrides a configured true.
+    optional=["build_in_cluster"],
 )
-def deploy(c, method=None, provider=None, context=None, namespace=None, build_in_cluster=False, force=False,
+def deploy(c, method=None, provider=None, context=None, namespace=None, build_in_cluster=None, force=False,
            no_cache=False, json=False, dry_run=False, host=None):  # noqa: A002 (the flag is --json)
     """Build, load and roll out the app, then prove it runs; a re-run with nothing changed restarts nothing."""
     cfg = resolve(c, method=method, provider=provider, context=context, context_explicit=bool(context),
-                  namespace=namespace, build_in_cluster=build_in_cluster or None, json=json, dry_run=dry_run,
+                  namespace=namespace, build_in_cluster=build_in_cluster, json=json, dry_run=dry_run,
                   host=host)
     with on_host(c, cfg) as here:
         deploy_release(here, cfg, Report(json_mode=cfg.json), Deploy(force=force, no_cache=no_cache))

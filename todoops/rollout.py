@@ -154,11 +154,11 @@ def wait(c: Context, cfg: Settings, report: Report) -> bool:
 
 
 @task(help={"context": "Kube context to use (a non-local one must be named here explicitly).",
-            "timeout": "Seconds to wait per workload (default: todoops.rollout_timeout)."})
+            "timeout": "How long to wait per workload: seconds or 90s, 3m (default: todoops.rollout_timeout)."})
 def status(c, context=None, timeout=None):
     """Wait for the release's rollout; when it fails, classify each bad pod and print events, logs and the fix."""
     cfg = resolve(c, context=context, context_explicit=bool(context),
-                  rollout_timeout=int(timeout) if timeout else None)
+                  rollout_timeout=timeout)
     require_cluster(c, cfg)
     # The diagnosis quotes pods' events and logs.
     load_known_secrets(c, cfg)

@@ -21,7 +21,7 @@ from datetime import datetime
 from invoke import Context, Result
 
 from .commands import Argv, probe, render, run
-from .config import Settings, resolve
+from .config import SECONDS, Settings, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .known_secrets import load_known_secrets
@@ -259,21 +259,22 @@ def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
 
 
 @task(help={"json": "Print the checks as JSON on stdout.",
-            "wait": "First wait up to this many seconds for every Deployment to become available.",
+            "wait": "First wait this long for every Deployment to become available: seconds or 90s, 3m.",
             "context": "Kube context to check (a non-local one must be named here explicitly).",
             "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",
             "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
                      "with a throw-away account, deleted afterwards: writes to the app's database."})
-def validate(c, json=False, wait=0, context=None, host=None, smoke=False):  # noqa: A002 (the flag is --json)
+def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  # noqa: A002 (the flag is --json)
     """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
     cfg = resolve(c, json=json, context=context, context_explicit=bool(context), host=host)
+    seconds = read_flag(SECONDS, wait, "--wait")
     if smoke:
         refuse_remote(cfg)
 
     def checks_here(here: Context) -> list[Check]:
-        if wait:
+        if seconds:
             run(here, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
-                              f"--timeout={int(wait)}s"), hide=True, warn=True)
+                              f"--timeout={seconds}s"), hide=True, warn=True)
         return checks(here, cfg, local_images(here, cfg), smoke)
 
     found = checks_everywhere(c, cfg, checks_here)

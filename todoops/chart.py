@@ -19,7 +19,7 @@ from invoke import Context, task
 from .commands import run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, planned_images
+from .images import BuiltImage, local_images
 from .kube import ensure_namespace, read
 from .preflight import require_cluster
 from .release import secret_checksum, suite_values
@@ -103,4 +103,4 @@ def install_chart(c, dry_run=False, context=None):
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="helm")
     require_cluster(c, cfg)
     ensure_namespace(c, cfg)
-    install(c, cfg, planned_images(cfg))
+    install(c, cfg, local_images(c, cfg))

@@ -1,11 +1,17 @@
 """`invoke images.build` / `images.load`: content-addressed images, built in parallel, loaded once.
 
-Assumptions: each image's tag is the hash of its build context as docker sees
-it (the files ``.dockerignore`` lets in, plus the Dockerfile and .dockerignore),
-so an unchanged context means an existing tag and no build, and a changed one a
-new tag that always rolls out. Base images are not part of the hash: pass
-``--force`` after rebuilding them. The docker CLI on PATH may lack buildx: it is
-detected, and builds fall back to the legacy builder.
+Assumptions: each image is built under a content tag, the hash of its build
+context as docker sees it (the files ``.dockerignore`` lets in, plus the
+Dockerfile and .dockerignore): an unchanged context means an existing tag and no
+build. What the cluster gets is the run tag, ``<content tag>-<image id>``: the
+same sources built again (``--force``, ``--no-cache``, after rebuilding the base
+images) give another image ID, hence another run tag that the cluster lacks, so
+it is loaded and rolled out; the same image always has the same run tag, so a
+re-run loads and restarts nothing. Both are decided from what docker and the
+cluster hold, never from what one run did, so an interrupted deploy is finished
+by the next. Base images are not part of the content hash: pass ``--force`` after
+rebuilding them. The docker CLI on PATH may lack buildx: it is detected, and
+builds fall back to the legacy builder.
 """
 import hashlib
 import os
@@ -23,7 +29,7 @@ from .config import ImageSpec, Settings, resolve
 from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster
-from .providers import cluster_ref, docker_env, in_cluster_build, load, present
+from .providers import cluster_repository, docker_env, in_cluster_build, load, present
 from .report import Report, as_done
 
 TAG_LENGTH = 12
@@ -33,9 +39,11 @@ TAG_LENGTH = 12
 class BuiltImage:
     name: str
     repository: str
+    # The content tag (what the build is looked up by).
     tag: str
-    # What pods run: the local ref, or its copy in the registry.
-    cluster_ref: str
+    # Where pods find the repository: the local one, or its copy in the registry.
+    cluster_repository: str
+    # Docker's ID of the image at the content tag ("" until it is built).
     image_id: str = ""
     size: int = 0
     # False when the tag already existed and nothing was built.
@@ -45,6 +53,22 @@ class BuiltImage:
     @property
     def ref(self) -> str:
         return f"{self.repository}:{self.tag}"
+
+    @property
+    def run_tag(self) -> str:
+        """``<content tag>-<image id>``: another build of the same sources is another tag (content tag until built)."""
+        image = self.image_id.removeprefix("sha256:")[:TAG_LENGTH]
+        return f"{self.tag}-{image}" if image else self.tag
+
+    @property
+    def local_ref(self) -> str:
+        """The local ref the cluster's copy is made from."""
+        return f"{self.repository}:{self.run_tag}"
+
+    @property
+    def cluster_ref(self) -> str:
+        """What pods run."""
+        return f"{self.cluster_repository}:{self.run_tag}"
 
 
 def content_tag(context: Path) -> str:
@@ -67,8 +91,8 @@ def planned(cfg: Settings, spec: ImageSpec) -> BuiltImage:
     if not (spec.context / "Dockerfile").is_file():
         fail(f"{spec.context}/Dockerfile does not exist", f"add the Dockerfile of the {spec.name} image",
              ExitCode.PREFLIGHT)
-    tag = content_tag(spec.context)
-    return BuiltImage(spec.name, spec.repository, tag, cluster_ref(cfg, f"{spec.repository}:{tag}"))
+    return BuiltImage(spec.name, spec.repository, content_tag(spec.context),
+                      cluster_repository(cfg, spec.repository))
 
 
 def planned_images(cfg: Settings) -> list[BuiltImage]:
@@ -83,6 +107,27 @@ def inspected(c: Context, env: Sequence[str], image: BuiltImage) -> BuiltImage |
         return None
     image_id, _, size = result.stdout.strip().partition(" ")
     return replace(image, image_id=image_id, size=int(size) if size.isdigit() else 0)
+
+
+def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
+    """The images this source tree should run, as docker has them; stops when one is not built."""
+    env = docker_env(c, cfg)
+    found = [(image, inspected(c, env, image)) for image in planned_images(cfg)]
+    missing = [image.ref for image, done in found if done is None]
+    if missing:
+        fail(f"{', '.join(missing)} not built", "build them first: invoke images.build (or run invoke deploy)",
+             ExitCode.PREFLIGHT)
+    return [done for _, done in found]
+
+
+def with_run_tag(c: Context, cfg: Settings, env: Sequence[str], image: BuiltImage) -> BuiltImage:
+    """Make sure docker has ``image`` under its run tag too (idempotent: nothing to do when it has)."""
+    if image.local_ref == image.ref:
+        return image
+    tagged = probe(c, docker(env, "image", "inspect", "--format", "{{.Id}}", image.local_ref))
+    if tagged.stdout.strip() != image.image_id:
+        run(c, docker(env, "tag", image.ref, image.local_ref), mutates=True, dry_run=cfg.dry_run)
+    return image
 
 
 def build_argv(env: Sequence[str], spec: ImageSpec, image: BuiltImage, buildkit: bool, no_cache: bool) -> list[str]:
@@ -118,11 +163,11 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
             for job in jobs:
                 done = job.result()
                 found[done.name] = done
-    result = [found[image.name] for image in images]
+    result = [with_run_tag(c, cfg, env, found[image.name]) for image in images]
     for image in result:
         what = as_done(cfg.dry_run, "built") + ("" if cfg.dry_run else f" in {image.seconds:.0f}s") if image.built \
             else "unchanged, not rebuilt"
-        report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB")
+        report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB, runs as {image.cluster_ref}")
     return result
 
 
@@ -133,7 +178,7 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
     ``external`` images (e.g. postgres) are copied too when this docker has them:
     a cluster without registry access could not pull them. A registry cluster pulls.
     """
-    refs = [(image.ref, image.cluster_ref) for image in images]
+    refs = [(image.local_ref, image.cluster_ref) for image in images]
     if cfg.provider != "registry":
         refs += [(ref, ref) for ref in external]
     have = present(c, cfg, refs)

@@ -14,7 +14,7 @@ from invoke import Context, task
 from .commands import run
 from .config import COUNT, PORT, Settings, read_flag, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, planned_images
+from .images import BuiltImage, local_images
 from .kube import ensure_namespace, get_json, kubectl, selector
 from .preflight import require_cluster
 from .providers import provider_for
@@ -46,7 +46,7 @@ def apply(c, dry_run=False, context=None):
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="kubectl")
     require_cluster(c, cfg)
     ensure_namespace(c, cfg)
-    images = planned_images(cfg)
+    images = local_images(c, cfg)
     apply_manifests(c, cfg, images, release_objects(c, cfg, images))
 
 

@@ -85,9 +85,9 @@ def in_cluster_build(cfg: Settings) -> bool:
     return cfg.provider == "minikube" and cfg.build_in_cluster
 
 
-def cluster_ref(cfg: Settings, ref: str) -> str:
-    """The ref pods run: the local ref, or the registry's copy of it."""
-    return f"{cfg.registry}/{ref}" if cfg.provider == "registry" else ref
+def cluster_repository(cfg: Settings, repository: str) -> str:
+    """Where pods find a repository: the local one, or the registry's copy of it."""
+    return f"{cfg.registry}/{repository}" if cfg.provider == "registry" else repository
 
 
 def normalize(ref: str) -> str:

@@ -35,6 +35,21 @@ def inspect(ref: str) -> str:
     return line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", ref])
 
 
+def run_ref(ref: str, image_id: str) -> str:
+    """The ref the cluster gets: the content tag, then the image ID's first 12 hex digits."""
+    return f"{ref}-{image_id.removeprefix('sha256:')[:12]}"
+
+
+def tagged(ref: str, image_id: str, env: tuple = ()) -> str:
+    """The probe asking whether docker has the image under its run tag."""
+    return line([*(["env", *env] if env else []), "docker", "image", "inspect", "--format", "{{.Id}}",
+                 run_ref(ref, image_id)])
+
+
+def tag(ref: str, image_id: str) -> str:
+    return line(["docker", "tag", ref, run_ref(ref, image_id)])
+
+
 def build_line(tmp_path, name: str, ref: str, buildkit: bool = False, env: tuple = ()) -> str:
     context = tmp_path / name
     return line(["env", *env, f"DOCKER_BUILDKIT={int(buildkit)}", "docker", "build", "--force-rm",
@@ -44,10 +59,13 @@ def build_line(tmp_path, name: str, ref: str, buildkit: bool = False, env: tuple
 
 def test_unchanged_images_are_not_rebuilt(make_context, tmp_path):
     images = refs(tmp_path, make_context)
-    c = make_context({inspect(ref): ok("sha256:abc 197000000") for ref in images.values()})
+    c = make_context({**{inspect(ref): ok("sha256:abc 197000000") for ref in images.values()},
+                      **{tagged(ref, "sha256:abc"): ok("sha256:abc") for ref in images.values()}})
     built = build(c, resolve(c), Report())
-    assert commands_run(c) == [inspect(images["backend"]), inspect(images["frontend"])]
+    assert commands_run(c) == [inspect(images["backend"]), inspect(images["frontend"]),
+                               tagged(images["backend"], "sha256:abc"), tagged(images["frontend"], "sha256:abc")]
     assert [(image.built, image.size) for image in built] == [(False, 197000000)] * 2
+    assert built[0].cluster_ref == run_ref(images["backend"], "sha256:abc")
 
 
 def test_a_changed_context_builds_only_that_image_with_the_legacy_builder(make_context, tmp_path):
@@ -55,10 +73,13 @@ def test_a_changed_context_builds_only_that_image_with_the_legacy_builder(make_c
     backend, frontend = images["backend"], images["frontend"]
     c = make_context({inspect(backend): [failed(), ok("sha256:new 150000000")], inspect(frontend): ok("sha256:f 9"),
                       line(["docker", "buildx", "version"]): failed(stderr="'buildx' is not a docker command"),
-                      build_line(tmp_path, "backend", backend): ok()}, build_jobs=1)
+                      build_line(tmp_path, "backend", backend): ok(),
+                      tagged(backend, "sha256:new"): failed(), tag(backend, "sha256:new"): ok(),
+                      tagged(frontend, "sha256:f"): ok("sha256:f")}, build_jobs=1)
     built = build(c, resolve(c), Report())
     assert commands_run(c) == [inspect(backend), inspect(frontend), line(["docker", "buildx", "version"]),
-                               build_line(tmp_path, "backend", backend), inspect(backend)]
+                               build_line(tmp_path, "backend", backend), inspect(backend),
+                               tagged(backend, "sha256:new"), tag(backend, "sha256:new"), tagged(frontend, "sha256:f")]
     assert built[0].built and built[0].image_id == "sha256:new" and not built[1].built
 
 
@@ -68,12 +89,14 @@ def test_both_images_build_in_parallel_with_buildkit_and_prefixed_output(make_co
     for name, ref in images.items():
         answers[inspect(ref)] = [failed(), ok("sha256:x 1")]
         answers[build_line(tmp_path, name, ref, buildkit=True)] = ok()
+        answers[tagged(ref, "sha256:x")] = ok("sha256:x")
     c = make_context(answers)
     build(c, resolve(c), Report())
     assert sorted(commands_run(c)) == sorted([inspect(images["backend"]), inspect(images["frontend"]),
                                               line(["docker", "buildx", "version"]),
                                               *(build_line(tmp_path, n, r, buildkit=True) for n, r in images.items()),
-                                              inspect(images["backend"]), inspect(images["frontend"])])
+                                              inspect(images["backend"]), inspect(images["frontend"]),
+                                              *(tagged(ref, "sha256:x") for ref in images.values())])
     err = capsys.readouterr().err
     assert "[backend] $ env DOCKER_BUILDKIT=1" in err and "[frontend] $ env DOCKER_BUILDKIT=1" in err
 
@@ -83,10 +106,11 @@ def test_force_and_no_cache_rebuild_without_asking(make_context, tmp_path):
     backend_build = build_line(tmp_path, "backend", images["backend"]).replace(" -t ", " --no-cache -t ")
     frontend_build = build_line(tmp_path, "frontend", images["frontend"]).replace(" -t ", " --no-cache -t ")
     c = make_context({line(["docker", "buildx", "version"]): failed(), backend_build: ok(), frontend_build: ok(),
-                      **{inspect(ref): ok("sha256:x 1") for ref in images.values()}}, build_jobs=1)
+                      **{inspect(ref): ok("sha256:x 1") for ref in images.values()},
+                      **{tagged(ref, "sha256:x"): ok("sha256:x") for ref in images.values()}}, build_jobs=1)
     build(c, resolve(c), Report(), no_cache=True)
-    assert commands_run(c)[1:] == [backend_build, inspect(images["backend"]), frontend_build,
-                                   inspect(images["frontend"])]
+    assert commands_run(c)[1:5] == [backend_build, inspect(images["backend"]), frontend_build,
+                                    inspect(images["frontend"])]
 
 
 def test_dry_run_prints_builds_and_runs_only_probes(make_context, tmp_path, capsys):
@@ -105,9 +129,11 @@ def test_build_in_minikube_uses_its_docker_daemon(make_context, tmp_path):
     in_minikube = [line(["env", *env, "docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", ref])
                    for ref in images.values()]
     c = make_context({docker_env: ok("\n".join(env) + "\n"),
-                      **{command: ok("sha256:x 1") for command in in_minikube}}, build_in_cluster=True)
+                      **{command: ok("sha256:x 1") for command in in_minikube},
+                      **{tagged(ref, "sha256:x", env): ok("sha256:x") for ref in images.values()}},
+                     build_in_cluster=True)
     build(c, resolve(c), Report())
-    assert commands_run(c) == [docker_env, *in_minikube]
+    assert commands_run(c) == [docker_env, *in_minikube, *(tagged(ref, "sha256:x", env) for ref in images.values())]
 
 
 CONTAINERD = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
@@ -172,3 +198,18 @@ def test_docker_desktop_and_in_cluster_builds_load_nothing(make_context, tmp_pat
         c = make_context(**config)
         load_images(c, resolve(c), Report(), planned_images(resolve(c)))
         assert commands_run(c) == []
+
+
+def test_a_rebuild_that_gives_another_image_gets_another_run_tag(make_context, tmp_path):
+    # --force and --no-cache keep the content tag; what the cluster runs must still change with the image.
+    images = refs(tmp_path, make_context, build_jobs=1)
+    backend, frontend = images["backend"], images["frontend"]
+    answers = {line(["docker", "buildx", "version"]): failed(), inspect(backend): ok("sha256:new 1"),
+               inspect(frontend): ok("sha256:same 1"), build_line(tmp_path, "backend", backend): ok(),
+               build_line(tmp_path, "frontend", frontend): ok(), tagged(backend, "sha256:new"): ok("sha256:old"),
+               tag(backend, "sha256:new"): ok(), tagged(frontend, "sha256:same"): ok("sha256:same")}
+    c = make_context(answers, build_jobs=1)
+    rebuilt = build(c, resolve(c), Report(), force=True)
+    assert [image.cluster_ref for image in rebuilt] == [run_ref(backend, "sha256:new"), run_ref(frontend, "sha256:same")]
+    # Only the image whose ID moved is tagged again; the same image keeps its run tag and nothing happens to it.
+    assert [command for command in commands_run(c) if command.startswith("docker tag")] == [tag(backend, "sha256:new")]

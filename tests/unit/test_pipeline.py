@@ -6,6 +6,7 @@ regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
 """
 import json
 import os
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, http
 from tests.unit.test_secrets import CORPUS, leaked
 from todoops.config import resolve
 from todoops.errors import ExitCode
-from todoops.images import planned_images
+from todoops.images import BuiltImage, planned_images
 from todoops.release import secret_checksum, suite_values
 from todoops.pipeline import Deploy, STEPS, deploy_release
 from todoops.report import Report
@@ -57,11 +58,16 @@ def listing_and_loads(cfg, ref: str, remote: str) -> tuple[list[str] | None, lis
     }[cfg.provider]
 
 
+def built_images(cfg) -> list[BuiltImage]:
+    """The images as docker has them once built (an image ID of their own, so another run tag than the content's)."""
+    return [replace(image, image_id=f"sha256:{image.tag[::-1]}") for image in planned_images(cfg)]
+
+
 def answers(tmp_path, cfg, first: bool) -> dict:
     """What a healthy cluster answers, before anything was deployed (first) or after (re-run)."""
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
     helm = ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace]
-    images = planned_images(cfg)
+    images = built_images(cfg)
     docker = ["env", *DOCKER_ENV, "docker"] if cfg.build_in_cluster else ["docker"]
     get_secret = line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"])
     result = {**preflight_ok(cfg.context),
@@ -82,13 +88,16 @@ def answers(tmp_path, cfg, first: bool) -> dict:
               **{command: ok("ok") for command in http_lines(kubectl)},
               **{line([*kubectl, "rollout", "status", name, "--timeout=180s"]): ok() for name in WORKLOADS}}
     for image in images:
-        built = ok(f"sha256:{image.tag} 150000000")
+        built = ok(f"{image.image_id} 150000000")
         result[line([*docker, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = \
             [failed(), built] if first else built
+        result[line([*docker, "image", "inspect", "--format", "{{.Id}}", image.local_ref])] = \
+            failed() if first else ok(image.image_id)
+        result[line([*docker, "tag", image.ref, image.local_ref])] = ok()
         context = cfg.root / image.name
         result[line(["env", *DOCKER_ENV * cfg.build_in_cluster, "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm",
                      "-t", image.ref, "-f", str(context / "Dockerfile"), str(context)])] = ok()
-        listing, loads = listing_and_loads(cfg, image.ref, image.cluster_ref)
+        listing, loads = listing_and_loads(cfg, image.local_ref, image.cluster_ref)
         result.update({command: ok() for command in loads})
         result[line(["docker", "manifest", "inspect", image.cluster_ref])] = [failed(), ok()] if first else ok()
     checksum = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
@@ -96,11 +105,11 @@ def answers(tmp_path, cfg, first: bool) -> dict:
     result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart),
                  *suite_values(cfg, images, checksum)])] = ok()
     result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
-                 "1.34.0", *suite_values(cfg, images)])] = chart_render(cfg.release)
+                 "1.34.0", *suite_values(cfg, planned_images(cfg))])] = chart_render(cfg.release)
     listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
     result.update({command: ok() for command in loads})
     if listing:
-        everything = "\n".join(f"docker.io/library/{ref}" for ref in [POSTGRES, *(i.ref for i in images)])
+        everything = "\n".join(f"docker.io/library/{ref}" for ref in [POSTGRES, *(i.local_ref for i in images)])
         result[line(listing)] = [ok(""), ok(everything)] if first else ok(everything)
     return result
 
@@ -205,12 +214,10 @@ def test_the_apply_tasks_alone_create_the_namespace_first_on_a_fresh_cluster(mak
     project(tmp_path)
     cfg = resolve(make_context(method=method))
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
-    table = answers(tmp_path, cfg, first=True)
-    # No namespace yet; the Secret's answer only feeds the checksum.
-    c = make_context({**table, line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
-                      not_found("namespaces", cfg.namespace),
-                      line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"]): secret_answer(ENV)},
-                     method=method)
+    # The images are built, the namespace is not there yet.
+    c = make_context({**answers(tmp_path, cfg, first=False),
+                      line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
+                      not_found("namespaces", cfg.namespace)}, method=method)
     (apply if method == "kubectl" else install_chart)(c)
     log = commands_run(c)
     created = log.index(line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"])) + 1
@@ -284,7 +291,7 @@ def test_with_helm_external_images_and_ingress_hosts_come_from_the_chart_with_th
     config = {**PROVIDERS["kind"], "method": "helm", "chart_values": ["prod.yaml"], "build_jobs": 1}
     cfg = resolve(make_context(**config))
     listing = line(["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"])
-    have = "\n".join(f"docker.io/library/{image.ref}" for image in planned_images(cfg))
+    have = "\n".join(f"docker.io/library/{image.local_ref}" for image in built_images(cfg))
     table = {**answers(tmp_path, cfg, first=False), listing: [ok(have), ok(have + "\ndocker.io/library/postgres:16")],
              line(["docker", "image", "inspect", "postgres:16"]): ok(),
              line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]): ok(),
@@ -297,3 +304,33 @@ def test_with_helm_external_images_and_ingress_hosts_come_from_the_chart_with_th
     assert not [command for command in commands_run(c) if "postgres:15" in command]
     out = capsys.readouterr().out
     assert "http://todo.example.test" in out and "todo.local" not in out
+
+
+def test_deploy_force_makes_the_cluster_run_the_rebuilt_images(make_context, tmp_path):
+    # Same sources, rebuilt: another image ID, so another run tag the cluster lacks: loaded, then rolled out.
+    project(tmp_path)
+    config = {**PROVIDERS["kind"], "build_jobs": 1}
+    cfg = resolve(make_context(**config))
+    old, new = built_images(cfg), [replace(image, image_id="sha256:0123456789abcdef") for image in planned_images(cfg)]
+    listing = line(["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"])
+    before = "\n".join(f"docker.io/library/{ref}" for ref in [POSTGRES, *(image.local_ref for image in old)])
+    table = {**answers(tmp_path, cfg, first=False),
+             listing: [ok(before), ok(before + "".join(f"\ndocker.io/library/{i.local_ref}" for i in new))],
+             # After the rollout the pods run the rebuilt images, which verify checks.
+             line(["kubectl", "--context", cfg.context, "--namespace", cfg.namespace, "get",
+                   "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l", SELECTOR, "-o", "json"]):
+                 ok(json.dumps(release(new)))}
+    for image in new:
+        table[line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = ok(
+            f"{image.image_id} 150000000")
+        table[line(["docker", "image", "inspect", "--format", "{{.Id}}", image.local_ref])] = failed()
+        table[line(["docker", "tag", image.ref, image.local_ref])] = ok()
+        table[line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"])] = ok()
+    c = make_context(table, **config)
+    deploy_release(c, resolve(c), Report(), Deploy(force=True))
+    log = commands_run(c)
+    assert [command for command in log if command.startswith("kind load")] == [
+        line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"]) for image in new]
+    running = {container["image"] for obj in applied(c, "Deployment")
+               for container in obj["spec"]["template"]["spec"]["containers"]}
+    assert running == {image.cluster_ref for image in new} and not running & {image.cluster_ref for image in old}

@@ -2,7 +2,7 @@ import pytest
 
 from tests.unit.fixtures import MINIKUBE_PROFILES
 from todoops.config import resolve
-from todoops.providers import PROVIDERS, access_lines, cluster_ref, listed_refs, minikube_driver, normalize
+from todoops.providers import PROVIDERS, access_lines, cluster_repository, listed_refs, minikube_driver, normalize
 
 
 @pytest.mark.parametrize(("ref", "normal"), [
@@ -30,8 +30,8 @@ def test_pull_policies_never_pull_local_images():
 
 def test_registry_ref(make_context):
     cfg = resolve(make_context(provider="registry", registry="reg.internal:5000/team/"))
-    assert cluster_ref(cfg, "todo-backend:abc") == "reg.internal:5000/team/todo-backend:abc"
-    assert cluster_ref(resolve(make_context()), "todo-backend:abc") == "todo-backend:abc"
+    assert cluster_repository(cfg, "todo-backend") == "reg.internal:5000/team/todo-backend"
+    assert cluster_repository(resolve(make_context()), "todo-backend") == "todo-backend"
 
 
 def test_minikube_driver():

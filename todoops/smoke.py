@@ -4,8 +4,13 @@ Through the frontend Service, reached like validate's HTTP checks through the
 API server's service proxy. ``kubectl get --raw`` only GETs and carries no
 cookie, so a ``kubectl proxy`` (127.0.0.1, a port the kernel picks) runs for as
 long as the flow does, and this process speaks HTTP to it with urllib. The flow
-(``flow(base_url)``) needs only a base URL, so tests run it against a backend
-directly.
+(``flow(base_url, backend_pods)``) needs only base URLs, so tests run it
+against backends directly.
+
+The frontend's keep-alive connections stick to one backend pod each, so a pod
+that refuses the others' tokens (another JWT_SECRET) would be met only by
+chance: right after the login, the session is also tried on each serving
+backend pod directly, through a ``kubectl port-forward`` per pod.
 
 The flow writes to the app's database: a throw-away account, named
 ``smoke-<hex>@smoke.invalid`` and with a random password, that is deleted again
@@ -25,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
@@ -41,14 +47,16 @@ from .redaction import REDACTOR
 
 SESSION_COOKIE = "todo_session"
 PROXY_READY = re.compile(r"Starting to serve on 127\.0\.0\.1:(?P<port>\d+)")
+FORWARD_READY = re.compile(r"Forwarding from 127\.0\.0\.1:(?P<port>\d+) ->")
 PROXY_START_SECONDS = 30
 # Long enough for the frontend's own 30 s wait on the backend (a chat that asks a model).
 REQUEST_SECONDS = 35
 # The seeds' API target (SC-005): a slower step is a warning, not a failure.
 STEP_WARN_SECONDS = 1.0
-# A token is only accepted by backend pods that share the secret it was signed with; when they
-# disagree each attempt (a fresh login, then the deletion) has an even chance at two pods.
-DELETE_ATTEMPTS = 10
+# A token is only accepted by backend pods that share the secret it was signed with. When two
+# disagree, each attempt (a fresh login, then the deletion, through random frontend pods) succeeds
+# at least every other time: 20 leave the account behind less than once in a million runs.
+DELETE_ATTEMPTS = 20
 TASK_TITLE = "smoke check task"
 RENAMED_TITLE = "smoke check task (renamed)"
 CHAT_MESSAGE = "add buy milk tomorrow"
@@ -84,20 +92,26 @@ def throwaway_account() -> Account:
     return account
 
 
-def session_header(headers: Message, body: Any) -> dict[str, str]:
-    """What proves the login on later requests: the frontend's session cookie, else the backend's token."""
+def session_of(headers: Message, body: Any) -> tuple[str, dict[str, str]]:
+    """The login's token, and the header that proves the login on later requests: the frontend's
+    session cookie (its value is the backend's token), else the backend's own bearer token."""
     for value in headers.get_all("Set-Cookie") or []:
         try:
             cookie = SimpleCookie(value)
         except CookieError:
             continue
         if SESSION_COOKIE in cookie and cookie[SESSION_COOKIE].value:
-            REDACTOR.add(cookie[SESSION_COOKIE].value)
-            return {"Cookie": f"{SESSION_COOKIE}={cookie[SESSION_COOKIE].value}"}
+            token = cookie[SESSION_COOKIE].value
+            REDACTOR.add(token)
+            return token, {"Cookie": f"{SESSION_COOKIE}={token}"}
     token = body.get("access_token") if isinstance(body, dict) else None
     if not token:
         raise StepFailed(200, "login answered without a session cookie or token")
     REDACTOR.add(token)
+    return token, bearer(token)
+
+
+def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -120,6 +134,7 @@ class Client:
 
     def __init__(self, base_url: str, run_id: str) -> None:
         self._base = base_url.rstrip("/")
+        self.run_id = run_id
         # Proxies from the environment would send 127.0.0.1 traffic elsewhere.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         # The app's logs carry the request id: the smoke check's requests are easy to find.
@@ -166,7 +181,10 @@ class Run:
 
     client: Client
     account: Account
+    # (pod name, base URL) of each serving backend pod, reached directly (a port-forward).
+    backend_pods: Sequence[tuple[str, str]] = ()
     registered: bool = False
+    token: str = ""
     task_id: int = 0
     chat_task_id: int = 0
 
@@ -183,7 +201,21 @@ def register(run: Run) -> None:
 
 def log_in(run: Run) -> None:
     body, headers = run.client.call("POST", "/api/auth/login", run.account.credentials, shape=dict)
-    run.client.log_in_with(session_header(headers, body))
+    run.token, session = session_of(headers, body)
+    run.client.log_in_with(session)
+
+
+def every_backend_pod_accepts(run: Run) -> None:
+    """Each backend pod honours the session. A pod with another JWT_SECRET refuses every token the
+    others sign, but through the frontend that shows only by chance: the frontend's keep-alive
+    connections stick to one backend pod each. So each pod is asked directly."""
+    for name, url in run.backend_pods:
+        pod = Client(url, run.client.run_id)
+        pod.log_in_with(bearer(run.token))
+        try:
+            pod.call("GET", "/api/auth/me", shape=dict)
+        except StepFailed as refused:
+            raise StepFailed(refused.status, f"pod {name}: {refused.detail}", refused.code) from None
 
 
 def create_task(run: Run) -> None:
@@ -235,6 +267,12 @@ STEPS: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("update task", update_task), ("complete task", complete_task), ("delete task", delete_task),
     ("chat", chat), ("chat task exists", chat_task_exists),
 )
+POD_STEP = ("every backend pod", every_backend_pod_accepts)
+
+
+def steps_for(run: Run) -> tuple[tuple[str, Callable[[Run], None]], ...]:
+    """The steps, with the session checked on each backend pod right after the login when pods are known."""
+    return (*STEPS[:2], POD_STEP, *STEPS[2:]) if run.backend_pods else STEPS
 
 
 def delete_account(run: Run) -> None:
@@ -259,6 +297,8 @@ def hint(step: str, failure: StepFailed, email: str) -> str:
     if step == "delete account":
         return (f"remove {email} by hand (psql in the database pod: DELETE FROM users WHERE email = '{email}'); "
                 "its tasks go with it")
+    if failure.status is None and step == POD_STEP[0]:
+        return "the port-forward to the pod did not answer: is the pod still running?"
     if failure.status is None:
         return "the API server's service proxy did not answer: run `invoke validate` for the cluster checks"
     if failure.code in ("backend_unavailable", "backend_timeout"):
@@ -289,16 +329,20 @@ def timed(name: str, step: Callable[[Run], None], run: Run) -> Check:
     return ok(f"smoke {name}", f"{took:.2f}s")
 
 
-def flow(base_url: str) -> list[Check]:
-    """Every step against ``base_url`` (the app's origin: /api/... below it), then the account's removal."""
+def flow(base_url: str, backend_pods: Sequence[tuple[str, str]] = ()) -> list[Check]:
+    """Every step against ``base_url`` (the app's origin: /api/... below it), then the account's removal.
+
+    ``backend_pods``: (name, base URL) of each backend pod, to check the session on each.
+    """
     account = throwaway_account()
-    run = Run(Client(base_url, account.email.split("@")[0]), account)
+    run = Run(Client(base_url, account.email.split("@")[0]), account, backend_pods)
+    steps = steps_for(run)
     found: list[Check] = []
     try:
-        for index, (name, step) in enumerate(STEPS):
+        for index, (name, step) in enumerate(steps):
             found.append(timed(name, step, run))
             if found[-1].status == "fail":
-                found += [Check(f"smoke {later}", "skip", f"not run: {name} failed") for later, _ in STEPS[index + 1:]]
+                found += [Check(f"smoke {later}", "skip", f"not run: {name} failed") for later, _ in steps[index + 1:]]
                 break
     finally:
         if run.registered:
@@ -319,16 +363,43 @@ def refuse_remote(cfg: Settings) -> None:
              "run `invoke validate --smoke` on that machine, or validate without --smoke", ExitCode.BAD_INPUT)
 
 
-def smoke_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[Check]:
-    """The flow through the release's frontend Service, while a ``kubectl proxy`` runs for it."""
-    frontend = next((s for s in services
-                     if s.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == "frontend"), None)
-    if frontend is None:
+def of_component(objects: Sequence[Mapping], name: str) -> list[Mapping]:
+    return [item for item in objects
+            if item.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == name]
+
+
+def serving_backends(pods: Sequence[Mapping]) -> list[tuple[str, int]]:
+    """(name, port) of each backend pod that serves: Ready and not on its way out."""
+    serving = []
+    for pod in of_component(pods, "backend"):
+        ready = any(condition.get("type") == "Ready" and condition.get("status") == "True"
+                    for condition in pod.get("status", {}).get("conditions") or [])
+        ports = [port["containerPort"] for container in pod["spec"]["containers"] if container["name"] == "backend"
+                 for port in container.get("ports") or []]
+        if ready and ports and not pod["metadata"].get("deletionTimestamp"):
+            serving.append((pod["metadata"]["name"], ports[0]))
+    return serving
+
+
+def smoke_checks(c: Context, cfg: Settings, services: Sequence[Mapping], pods: Sequence[Mapping]) -> list[Check]:
+    """The flow through the release's frontend Service, while a ``kubectl proxy`` runs for it and a
+    port-forward to each serving backend pod (all stopped again when the flow ends)."""
+    frontend = of_component(services, "frontend")
+    if not frontend:
         return [Check("smoke", "fail", "no frontend Service", "run `invoke deploy`", ExitCode.UNHEALTHY)]
-    proxy = kubectl(cfg, "proxy", "--port", "0", "--address", "127.0.0.1")
     try:
-        with background(c, proxy, PROXY_READY, PROXY_START_SECONDS) as ready:
-            return flow(f"http://127.0.0.1:{ready['port']}{service_path(cfg.namespace, frontend)}")
+        with ExitStack() as running:
+            proxy_argv = kubectl(cfg, "proxy", "--port", "0", "--address", "127.0.0.1")
+            proxy = running.enter_context(background(c, proxy_argv, PROXY_READY, PROXY_START_SECONDS))
+            backend_pods = [(name, f"http://127.0.0.1:{running.enter_context(forward(c, cfg, name, port))['port']}")
+                            for name, port in serving_backends(pods)]
+            return flow(f"http://127.0.0.1:{proxy['port']}{service_path(cfg.namespace, frontend[0])}", backend_pods)
     except NotStarted as error:
-        return [Check("smoke proxy", "fail", str(error), "check that `kubectl proxy` runs with this context",
-                      ExitCode.UNHEALTHY)]
+        return [Check("smoke proxy", "fail", str(error), "check that kubectl can proxy and port-forward with this "
+                      "context", ExitCode.UNHEALTHY)]
+
+
+def forward(c: Context, cfg: Settings, pod: str, port: int):
+    """A ``kubectl port-forward`` to ``pod`` on a 127.0.0.1 port the kernel picks (the match's "port")."""
+    return background(c, kubectl(cfg, "port-forward", "--address", "127.0.0.1", f"pod/{pod}", f":{port}"),
+                      FORWARD_READY, PROXY_START_SECONDS)

@@ -225,7 +225,7 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool 
             + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
             + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
-            + (smoke_checks(c, cfg, objects["Service"]) if smoke else []))
+            + (smoke_checks(c, cfg, objects["Service"], objects["Pod"]) if smoke else []))
 
 
 def logs_checks(c: Context, cfg: Settings) -> list[Check]:

@@ -22,12 +22,13 @@ import pytest
 from invoke import Exit, Result
 
 from tests.conftest import commands_run, failed
+from tests.unit.fixtures import fixture
 from tests.unit.test_validate import healthy_answers
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR
-from todoops.smoke import (STEPS, StepFailed, flow, hint, service_path, session_header, smoke_checks,
-                           throwaway_account)
+from todoops.smoke import (POD_STEP, STEPS, StepFailed, flow, hint, serving_backends, service_path, session_of,
+                           smoke_checks, throwaway_account)
 from todoops.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,21 +63,21 @@ def headers(*set_cookies: str) -> Message:
 
 def test_the_frontends_session_cookie_is_the_session_and_is_redacted():
     token = "eyJhbGciOiJIUzI1NiJ9.payload.signature"
-    found = session_header(headers("other=1; Path=/", f"todo_session={token}; Path=/; HttpOnly; SameSite=lax"),
-                           {"ok": True})
-    assert found == {"Cookie": f"todo_session={token}"}
+    found = session_of(headers("other=1; Path=/", f"todo_session={token}; Path=/; HttpOnly; SameSite=lax"),
+                       {"ok": True})
+    assert found == (token, {"Cookie": f"todo_session={token}"})
     assert REDACTOR(f"cookie {token}") == "cookie ***"
 
 
 def test_the_backends_token_is_the_session_without_a_cookie_and_is_redacted():
     token = "eyJhbGciOiJIUzI1NiJ9.other.signature"
-    assert session_header(headers(), {"access_token": token}) == {"Authorization": f"Bearer {token}"}
+    assert session_of(headers(), {"access_token": token}) == (token, {"Authorization": f"Bearer {token}"})
     assert REDACTOR(token) == "***"
 
 
 def test_a_login_without_a_session_fails_the_step():
     with pytest.raises(StepFailed, match="without a session"):
-        session_header(headers("todo_session=; Max-Age=0"), {"ok": True})
+        session_of(headers("todo_session=; Max-Age=0"), {"ok": True})
 
 
 def test_the_throwaway_account_is_marked_and_its_password_redacted():
@@ -109,19 +110,28 @@ def test_service_path_is_the_api_servers_proxy_to_the_first_port():
     assert service_path("todo-app", FRONTEND) == "/api/v1/namespaces/todo-app/services/http:todo-app-frontend:3000/proxy"
 
 
+def test_serving_backends_are_the_ready_backend_pods_not_on_their_way_out():
+    backend, frontend = fixture("pods-healthy.json")["items"]
+    stopping = {**backend, "metadata": {**backend["metadata"], "name": "stopping",
+                                        "deletionTimestamp": "2025-01-31T09:30:00Z"}}
+    unready = {**backend, "metadata": {**backend["metadata"], "name": "unready"},
+               "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    assert serving_backends([backend, frontend, stopping, unready]) == [("todo-app-backend-7c9d8b6f5-x2k4q", 8000)]
+
+
 # -- the command side (strict MockContext)
 
 
 def test_without_a_frontend_service_nothing_runs(make_context):
     c = make_context({})
-    [check] = smoke_checks(c, resolve(c), [BACKEND_SERVICE])
+    [check] = smoke_checks(c, resolve(c), [BACKEND_SERVICE], [])
     assert (check.name, check.status, check.code) == ("smoke", "fail", ExitCode.UNHEALTHY)
     assert commands_run(c) == []
 
 
 def test_a_proxy_that_does_not_start_is_one_failed_row_with_its_error(make_context):
     c = make_context({PROXY: failed(stderr='error: context "minikube" does not exist\n')})
-    [check] = smoke_checks(c, resolve(c), [FRONTEND])
+    [check] = smoke_checks(c, resolve(c), [FRONTEND], [])
     assert (check.name, check.status) == ("smoke proxy", "fail")
     assert 'context "minikube" does not exist' in check.detail
     assert commands_run(c) == [PROXY]
@@ -166,7 +176,7 @@ def serve() -> Iterator[Callable[[type], int]]:
 def test_the_flow_goes_through_the_proxy_to_the_frontend_service(make_context, serve):
     port = serve(ApiServerWithoutEndpoints)
     c = make_context({PROXY: Result(stdout=f"Starting to serve on 127.0.0.1:{port}\n")})
-    found = smoke_checks(c, resolve(c), [BACKEND_SERVICE, FRONTEND])
+    found = smoke_checks(c, resolve(c), [BACKEND_SERVICE, FRONTEND], [])
     assert ApiServerWithoutEndpoints.paths == [
         "/api/v1/namespaces/todo-app/services/http:todo-app-frontend:3000/proxy/api/auth/register"]
     assert names(found) == STEP_NAMES
@@ -334,6 +344,20 @@ def test_pods_with_different_jwt_secrets_fail_after_login_and_still_remove_the_a
     assert smoke_accounts(clean_database) == (0, 0)
 
 
+def test_a_pod_with_another_jwt_secret_is_named_whichever_pod_the_frontend_sticks_to(backends, clean_database,
+                                                                                     serve):
+    _, urls = backends
+    # The frontend's connection sticks to the first pod: through it alone, everything passes.
+    found = flow(front(serve, urls), backend_pods=[("pod-a", urls[0]), ("pod-b", urls[1])])
+    by_name = {check.name: check for check in found}
+    pods = by_name[f"smoke {POD_STEP[0]}"]
+    assert pods.status == "fail" and pods.detail.startswith("HTTP 401 not_authenticated: pod pod-b: ")
+    assert "JWT_SECRET" in pods.hint
+    assert names(found)[:3] == ["smoke register", "smoke log in", f"smoke {POD_STEP[0]}"]
+    assert statuses(found)["smoke delete account"] == "ok"
+    assert smoke_accounts(clean_database) == (0, 0)
+
+
 def test_the_account_is_removed_even_when_its_token_lands_on_the_other_pod(backends, clean_database, serve):
     _, urls = backends
     pod = {"now": 0}
@@ -395,3 +419,18 @@ def test_validate_smoke_over_ssh_is_refused_before_anything_runs(make_context):
         validate(c, smoke=True, host="alice@devbox")
     assert error.value.code == ExitCode.BAD_INPUT and "--host" in error.value.message
     assert commands_run(c) == []
+
+
+def test_smoke_checks_forward_to_each_serving_backend_pod_and_stop_them(backends, clean_database, serve,
+                                                                         make_context):
+    _, urls = backends
+    pod = fixture("pods-healthy.json")["items"][0]
+    forward = ("exec kubectl --context minikube --namespace todo-app port-forward --address 127.0.0.1 "
+               "pod/todo-app-backend-7c9d8b6f5-x2k4q :8000")
+    proxy_port = front(serve, urls, prefix=service_path("todo-app", FRONTEND)).rsplit(":", 1)[1]
+    c = make_context({PROXY: Result(stdout=f"Starting to serve on 127.0.0.1:{proxy_port}\n"),
+                      forward: Result(stdout=f"Forwarding from 127.0.0.1:{urls[0].rsplit(':', 1)[1]} -> 8000\n")})
+    found = smoke_checks(c, resolve(c), [FRONTEND], [pod])
+    assert statuses(found)[f"smoke {POD_STEP[0]}"] == "ok"
+    assert set(statuses(found).values()) <= {"ok", "warn"}, found
+    assert commands_run(c) == [PROXY, forward]

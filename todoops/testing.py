@@ -73,18 +73,19 @@ class Suite:
 
 
 def suites(root: Path, python: str = sys.executable) -> tuple[Suite, ...]:
-    """Every suite, in the order they run (the browser test starts the backend from its venv)."""
+    """Every suite, in the order they run: the backend's first, since the suite's smoke-flow tests
+    and the browser test start the backend from its venv."""
     backend_python = str(root / "backend/.venv/bin/python")
     npm = ["npm", "--prefix", str(root / "frontend")]
     return (
-        Suite("suite", "tests/unit", (), [python, "-m", "pytest", "-q", "-m", "not e2e", str(root / "tests")],
-              pytest_counts),
         Suite("backend", "backend/pyproject.toml",
               ([python, "-m", "venv", str(root / "backend/.venv")],
                [backend_python, "-m", "pip", "install", "-q", "--require-hashes",
                 "-r", str(root / "backend/requirements-dev.lock")],
                [backend_python, "-m", "pip", "install", "-q", "--no-deps", "-e", str(root / "backend")]),
               [backend_python, "-m", "pytest", "-q", str(root / "backend/tests")], pytest_counts),
+        Suite("suite", "tests/unit", (), [python, "-m", "pytest", "-q", "-m", "not e2e", str(root / "tests")],
+              pytest_counts),
         Suite("frontend", "frontend/package.json", ([*npm, "ci", "--no-audit", "--no-fund"],),
               [*npm, "test"], vitest_counts),
         Suite("browser", "frontend/e2e/run.mjs", (), [*npm, "run", "test:e2e"], plain_counts),

@@ -66,3 +66,8 @@ def test_select_skips_absent_suites_and_e2e_by_default(tmp_path):
     assert [s.name for s in select(all_suites, tmp_path, (), e2e=True)] == ["suite", "e2e"]
     with pytest.raises(Exit):
         select(all_suites, tmp_path, ("nope",), e2e=False)
+
+
+def test_the_backend_suite_builds_its_venv_before_the_tests_that_start_the_backend(tmp_path):
+    order = [suite.name for suite in suites(tmp_path)]
+    assert order.index("backend") < order.index("suite") < order.index("browser")

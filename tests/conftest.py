@@ -36,7 +36,9 @@ def fresh_redactor():
 
 def context_config(root: Path, **todoops: object) -> Config:
     config = Config(defaults=DEFAULTS)
-    config.load_overrides({"todoops": {"root": str(root), "cache_dir": str(root / ".cache"), **todoops}})
+    # Unit tests name the cluster: an empty context would read the kubeconfig's current one.
+    config.load_overrides({"todoops": {"root": str(root), "cache_dir": str(root / ".cache"), "context": "minikube",
+                                       "provider": "minikube", **todoops}})
     return config
 
 

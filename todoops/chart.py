@@ -101,6 +101,6 @@ def rollback(c: Context, cfg: Settings, revision: int) -> None:
 def install_chart(c, dry_run=False, context=None):
     """helm upgrade --install the chart with the current content-addressed image tags (see `deploy`)."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="helm")
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     ensure_namespace(c, cfg)
     install(c, cfg, local_images(c, cfg))

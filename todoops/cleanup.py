@@ -269,6 +269,6 @@ def clean(c, yes=False, local_images=False, dry_run=False, context=None, host=No
     """Remove the release: helm release, labelled objects, images in the cluster, the namespace if we made it."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), host=host)
     with on_host(c, cfg) as here:
-        require_cluster(here, cfg)
+        cfg = require_cluster(here, cfg)
         clean_release(here, cfg, Report(), yes=yes, local_images=local_images,
                       confirm=ask_terminal if sys.stdin.isatty() else None)

@@ -162,10 +162,10 @@ SCHEMA = {
     "namespace": Key(NAME, "todo-app"),
     "release": Key(NAME, "todo-app"),
     # The kube context the suite touches; empty: the kubeconfig's current context.
-    "context": Key(CONTEXT, "minikube"),
+    "context": Key(CONTEXT, ""),
     # How images reach the cluster; empty: from the context's name (kind-* -> kind, minikube, k3d-*,
     # docker-desktop); containerd and registry are always named.
-    "provider": Key(PROVIDER, "minikube"),
+    "provider": Key(PROVIDER, ""),
     "method": Key(METHOD, "kubectl"),
     "env_file": Key(PATH, ".env"),
     "chart": Key(PATH, "helm/todo-app"),

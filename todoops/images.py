@@ -221,6 +221,6 @@ def load_images_task(c, force=False, no_cache=False, build_in_cluster=None, dry_
     """Build what is missing, then bring the images into the cluster (skips what it already has)."""
     cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster, context=context,
                   context_explicit=bool(context))
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     report = Report()
     load_images(c, cfg, report, build(c, cfg, report, force=force, no_cache=no_cache))

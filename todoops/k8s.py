@@ -44,7 +44,7 @@ def component_service(c: Context, cfg: Settings, component: str) -> tuple[str, i
 def apply(c, dry_run=False, context=None):
     """Apply k8s/ with the current content-addressed image tags (builds and loads nothing: see `deploy`)."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="kubectl")
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     ensure_namespace(c, cfg)
     images = local_images(c, cfg)
     apply_manifests(c, cfg, images, release_objects(c, cfg, images))
@@ -54,7 +54,7 @@ def apply(c, dry_run=False, context=None):
 def status(c, context=None):
     """Show every object of the release (workloads, pods, services, ingress, Secret, volumes)."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     run(c, kubectl(cfg, "get", "all,ingress,secret,pvc", "-l", selector(cfg), "-o", "wide"), warn=True)
 
 
@@ -64,7 +64,7 @@ def logs(c, component="backend", tail=None, follow=False, context=None):
     """Print the logs of every pod of one component, prefixed with the pod name."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
     lines = read_flag(COUNT, tail, "--tail") or 100
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     run(c, kubectl(cfg, "logs", "-l", f"{selector(cfg)},app.kubernetes.io/component={component}",
                    "--all-containers", "--prefix", f"--tail={lines}", *(["--follow"] if follow else [])))
 
@@ -75,7 +75,7 @@ def port_forward(c, component="frontend", port=None, context=None):
     """Reach a Service on 127.0.0.1 (works on every cluster, with or without an ingress); Ctrl-C stops it."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
     port = read_flag(PORT, port, "--port")
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     name, service_port = component_service(c, cfg, component)
     print(f"http://127.0.0.1:{port or service_port} -> service/{name}:{service_port} (Ctrl-C to stop)")
     run(c, kubectl(cfg, "port-forward", "--address", "127.0.0.1", f"service/{name}",

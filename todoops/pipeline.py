@@ -21,7 +21,7 @@ from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images, planned_images
 from .kube import ensure_namespace
-from .preflight import preflight, require_cluster, show
+from .preflight import preflight, require_cluster, show, target
 from .providers import access_lines
 from .release import external_images, ingress_hosts, release_objects
 from .remote import on_host, task
@@ -126,6 +126,8 @@ def summary(cfg: Settings, report: Report, state: Deploy) -> None:
 
 
 def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+    # Context and provider come first: every step names them (todoops.preflight).
+    cfg = target(c, cfg)
     for name, step in STEPS:
         with report.step(name):
             step(c, cfg, report, state)
@@ -183,8 +185,7 @@ def prepare_secrets(c, from_env=None, set=None, output=None, context=None, names
              ExitCode.BAD_INPUT)
     # The .env is read here and its values travel on SSH stdin; a --output file stays on this machine.
     with nullcontext(c) if output else on_host(c, cfg) as here:
-        if not output:
-            require_cluster(here, cfg)
-        prepare(here, cfg, Report(), env_file=Path(from_env).resolve() if from_env else None,
+        settled = cfg if output else require_cluster(here, cfg)
+        prepare(here, settled, Report(), env_file=Path(from_env).resolve() if from_env else None,
                 ask=hidden_prompt if interactive else None, force_ask=tuple(set or ()),
                 output=Path(output).resolve() if output else None)

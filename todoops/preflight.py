@@ -1,20 +1,24 @@
 """`invoke doctor` and the preflight of every task that touches the cluster.
 
 Everything is checked before anything changes, and all problems are reported
-together, each with its fix. The kube-context guard: the configured context must
-exist and look local (``local_contexts`` patterns) unless ``--context`` named it
-explicitly, and it must answer. Checks are data (``Check``), shared with validate.
+together, each with its fix. The target first: without a configured context the
+kubeconfig's current one is used (after `invoke cluster.up`, kind-todo), and
+without a configured provider the one its name implies, as Skaffold and Tilt
+detect local clusters; a context that implies none needs a named provider. Then
+the kube-context guard: the context must exist and look local
+(``local_contexts`` patterns) unless ``--context`` named it explicitly, and it
+must answer. Checks are data (``Check``), shared with validate.
 """
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fnmatch import fnmatchcase
 
 from invoke import Context
 
 from .commands import Argv, probe
-from .config import Settings, resolve
+from .config import PROVIDERS, Settings, resolve
 from .errors import ExitCode, fail
 from .lint import consistency_findings, images_of
 from .providers import in_cluster_build, minikube, minikube_driver, provider_for
@@ -36,6 +40,9 @@ INSTALL_HINTS = {
     "docker": "install Docker Engine (Debian: apt-get install docker.io) or Docker Desktop",
     "ctr": "install containerd (Debian: apt-get install containerd)",
 }
+# How each local cluster tool names the kube context it creates, first match wins.
+CONTEXT_PROVIDERS = (("kind-*", "kind"), ("k3d-*", "k3d"), ("minikube", "minikube"),
+                     ("docker-desktop", "docker-desktop"), ("docker-for-desktop", "docker-desktop"))
 UNREACHABLE_HINTS = {
     "minikube": "start it: minikube start -p {context}",
     "kind": "create it: kind create cluster --name {name}",
@@ -122,6 +129,40 @@ def daemon_checks(c: Context, cfg: Settings) -> list[Check]:
     return checks
 
 
+def provider_of(context: str) -> str | None:
+    """The provider a context's name implies (``kind-todo`` -> kind), None when it implies none."""
+    return next((provider for pattern, provider in CONTEXT_PROVIDERS if fnmatchcase(context, pattern)), None)
+
+
+def targeted(c: Context, cfg: Settings) -> tuple[Settings, list[Check]]:
+    """``cfg`` with context and provider settled, and the failed checks when they cannot be.
+
+    The current context is read through ``c``: with --host, from the remote's kubeconfig.
+    """
+    if not cfg.context:
+        current = probe(c, ["kubectl", "config", "current-context"])
+        if not (current.ok and current.stdout.strip()):
+            return cfg, [Check("context", "fail", "no context is configured and the kubeconfig has no current one"
+                               + (" (kubectl is not installed)" if current.exited == 127 else ""),
+                               "create the cluster (invoke cluster.up), or name one: --context or "
+                               "INVOKE_TODOOPS_CONTEXT")]
+        cfg = replace(cfg, context=current.stdout.strip(), context_from="current")
+    if not cfg.provider:
+        provider = provider_of(cfg.context)
+        if provider is None:
+            return cfg, [Check("provider", "fail", f"context {cfg.context!r} does not say which provider it is",
+                               f"name a provider: --provider or INVOKE_TODOOPS_PROVIDER ({', '.join(PROVIDERS)})")]
+        cfg = replace(cfg, provider=provider, provider_from="from context")
+    return cfg, []
+
+
+def target(c: Context, cfg: Settings) -> Settings:
+    """``cfg`` with context and provider settled; stops (exit 3) when they cannot be."""
+    cfg, failed = targeted(c, cfg)
+    require(failed, "cannot tell which cluster to use")
+    return cfg
+
+
 def looks_local(cfg: Settings) -> bool:
     return any(fnmatchcase(cfg.context, pattern) for pattern in cfg.local_contexts)
 
@@ -136,7 +177,7 @@ def context_checks(c: Context, cfg: Settings) -> list[Check]:
     if not (looks_local(cfg) or cfg.context_explicit):
         return [Check("context", "fail", f"{cfg.context!r} does not look like a local cluster",
                       f"to deploy there on purpose, pass --context {cfg.context}")]
-    checks = [ok("context", cfg.context + ("" if looks_local(cfg) else " (named explicitly)"))]
+    checks = [ok("context", target_line(cfg))]
     ready = probe(c, ["kubectl", "--context", cfg.context, "get", "--raw", "/readyz", "--request-timeout", "5s"])
     if ready.ok:
         return checks + [ok("cluster", "reachable")]
@@ -144,6 +185,12 @@ def context_checks(c: Context, cfg: Settings) -> list[Check]:
     hint = UNREACHABLE_HINTS.get(cfg.provider, "start the cluster (e2e: `invoke e2e.up`)").format(
         context=cfg.context, name=name)
     return checks + [Check("cluster", "fail", f"{cfg.context} does not answer", hint, ExitCode.UNREACHABLE)]
+
+
+def target_line(cfg: Settings) -> str:
+    """Which cluster and provider, and where each came from: ``kind-todo (current), provider kind (from context)``."""
+    origin = cfg.context_from + ("" if looks_local(cfg) else ", named explicitly")
+    return f"{cfg.context} ({origin}), provider {cfg.provider} ({cfg.provider_from})"
 
 
 def addon_enabled(addons_json: str, name: str) -> bool:
@@ -190,6 +237,10 @@ def source_checks(cfg: Settings) -> list[Check]:
 
 def gather(c: Context, cfg: Settings) -> tuple[list[Check], str]:
     """Every preflight check, and the minikube driver ("" elsewhere)."""
+    cfg, untargeted = targeted(c, cfg)
+    if untargeted:
+        # Without a cluster and provider only what does not depend on them can be checked.
+        return [tool_check(c, tool) for tool in ("docker", "kubectl")] + untargeted + source_checks(cfg), ""
     checks = [tool_check(c, tool) for tool in needed_tools(cfg)]
     context = context_checks(c, cfg)
     # minikube's profile is the context: only ask about it once the context is known and allowed.
@@ -203,12 +254,15 @@ def preflight(c: Context, cfg: Settings, report: Report) -> str:
     if any(check.status != "ok" for check in checks):
         show(report, [check for check in checks if check.status != "ok"])
     require(checks, "preflight failed")
+    report.line("info", "context " + next(check.detail for check in checks if check.name == "context"))
     return driver
 
 
-def require_cluster(c: Context, cfg: Settings) -> None:
-    """The context guard alone, for tasks that only talk to the cluster."""
+def require_cluster(c: Context, cfg: Settings) -> Settings:
+    """The target and the context guard alone, for tasks that only talk to the cluster: the settled ``cfg``."""
+    cfg = target(c, cfg)
     require(context_checks(c, cfg), "cannot use the cluster")
+    return cfg
 
 
 @task(help={"context": "Kube context to check (a non-local one must be named here explicitly).",

@@ -159,7 +159,7 @@ def status(c, context=None, timeout=None):
     """Wait for the release's rollout; when it fails, classify each bad pod and print events, logs and the fix."""
     cfg = resolve(c, context=context, context_explicit=bool(context),
                   rollout_timeout=timeout)
-    require_cluster(c, cfg)
+    cfg = require_cluster(c, cfg)
     # The diagnosis quotes pods' events and logs.
     load_known_secrets(c, cfg)
     if not wait(c, cfg, Report()):

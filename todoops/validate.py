@@ -26,7 +26,7 @@ from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .known_secrets import load_known_secrets
 from .kube import get_json, kubectl, selector
-from .preflight import Check, context_checks, ok, show
+from .preflight import Check, context_checks, ok, show, targeted
 from .remote import checks_everywhere, task
 from .report import Report
 from .smoke import refuse_remote, smoke_checks
@@ -272,10 +272,14 @@ def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  #
         refuse_remote(cfg)
 
     def checks_here(here: Context) -> list[Check]:
+        # Context and provider are settled where the commands run (the host's kubeconfig).
+        settled, untargeted = targeted(here, cfg)
+        if untargeted:
+            return untargeted
         if seconds:
-            run(here, kubectl(cfg, "wait", "--for=condition=Available", "deployment", "-l", selector(cfg),
+            run(here, kubectl(settled, "wait", "--for=condition=Available", "deployment", "-l", selector(settled),
                               f"--timeout={seconds}s"), hide=True, warn=True)
-        return checks(here, cfg, local_images(here, cfg), smoke)
+        return checks(here, settled, local_images(here, settled), smoke)
 
     found = checks_everywhere(c, cfg, checks_here)
     show(Report(json_mode=cfg.json), found)

@@ -10,7 +10,7 @@ from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.k8s import status as k8s_status
 from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools,
-                               preflight, version_of)
+                               preflight, provider_of, require_cluster, target, version_of)
 from todoops.report import Report
 from todoops.validate import validate
 
@@ -217,3 +217,83 @@ def test_doctor_json_names_env_lines_never_their_content(make_context, tmp_path,
     assert [check["detail"] for check in env] == [
         ".env line 2 is not KEY=VALUE: fix the quoting or add the '=' (the content is not shown, it may be a secret)"]
     assert "Kq2wrapped" not in out + err + error.value.message
+
+
+CURRENT = line(["kubectl", "config", "current-context"])
+
+
+@pytest.mark.parametrize(("context", "provider"), [
+    ("kind-todo", "kind"), ("kind-dev", "kind"), ("minikube", "minikube"), ("k3d-todo", "k3d"),
+    ("docker-desktop", "docker-desktop"), ("docker-for-desktop", "docker-desktop"),
+    ("todoops-e2e", None), ("gke_prod_europe-west1_main", None), ("todo", None)])
+def test_the_provider_a_context_name_implies(context, provider):
+    assert provider_of(context) == provider
+
+
+@pytest.mark.parametrize(("current", "provider", "expected"), [
+    ("kind-todo", "", ("kind-todo", "current", "kind", "from context")),
+    ("minikube", "", ("minikube", "current", "minikube", "from context")),
+    ("todoops-e2e", "containerd", ("todoops-e2e", "current", "containerd", "configured")),
+])
+def test_an_unconfigured_context_follows_the_kubeconfig(make_context, current, provider, expected):
+    c = make_context({CURRENT: ok(f"{current}\n")}, context="", provider=provider)
+    cfg = target(c, resolve(c))
+    assert (cfg.context, cfg.context_from, cfg.provider, cfg.provider_from) == expected
+    assert commands_run(c) == [CURRENT]
+
+
+def test_a_configured_context_is_not_probed_and_implies_the_provider(make_context):
+    c = make_context(context="k3d-todo", provider="")
+    assert target(c, resolve(c)).provider == "k3d" and commands_run(c) == []
+
+
+@pytest.mark.parametrize(("answer", "fragment"), [
+    (ok("gke_prod_europe-west1_main\n"), "name a provider: --provider or INVOKE_TODOOPS_PROVIDER"),
+    (failed(stderr="error: current-context is not set"), "the kubeconfig has no current one"),
+    (failed(exited=127), "kubectl is not installed"),
+])
+def test_a_target_that_cannot_be_told_stops_with_the_fix(make_context, answer, fragment):
+    c = make_context({CURRENT: answer}, context="", provider="")
+    with pytest.raises(Exit) as error:
+        require_cluster(c, resolve(c))
+    assert error.value.code == ExitCode.PREFLIGHT and fragment in error.value.message
+
+
+def test_a_remote_looking_current_context_is_still_refused(make_context, tmp_path):
+    answers = {**preflight_ok("gke_prod"), CURRENT: ok("gke_prod\n")}
+    c = make_context(answers, context="", provider="registry", registry="registry.internal:5000/todo")
+    with pytest.raises(Exit) as error:
+        require_cluster(c, resolve(c))
+    assert error.value.code == ExitCode.PREFLIGHT and "does not look like a local cluster" in error.value.message
+
+
+def test_preflight_says_which_cluster_and_provider_and_why(make_context, tmp_path, capsys):
+    project(tmp_path)
+    c = make_context({**preflight_ok("kind-todo"), CURRENT: ok("kind-todo\n")}, context="", provider="")
+    preflight(c, target(c, resolve(c)), Report())
+    assert "[info] context kind-todo (current), provider kind (from context)" in capsys.readouterr().out
+
+
+def test_doctor_without_a_cluster_still_checks_what_it_can(make_context, tmp_path, capsys):
+    project(tmp_path)
+    c = make_context({**preflight_ok(), CURRENT: failed(stderr="error: current-context is not set")},
+                     context="", provider="")
+    with pytest.raises(Exit) as error:
+        doctor(c, json=True)
+    checks = {check["name"]: check["status"] for check in json.loads(capsys.readouterr().out)}
+    assert checks == {"docker": "ok", "kubectl": "ok", "context": "fail", "env": "ok"}
+    assert error.value.code == ExitCode.PREFLIGHT
+
+
+def test_a_plain_deploy_after_cluster_up_targets_the_current_kind_cluster(make_context, tmp_path):
+    from tests.unit.test_pipeline import PROVIDERS, answers
+    from todoops.pipeline import Deploy, deploy_release
+
+    project(tmp_path)
+    named = {**PROVIDERS["kind"], "method": "kubectl", "build_jobs": 1}
+    explicit = make_context(answers(tmp_path, resolve(make_context(**named)), first=True), **named)
+    deploy_release(explicit, resolve(explicit), Report(), Deploy())
+    table = {**answers(tmp_path, resolve(make_context(**named)), first=True), CURRENT: ok("kind-dev\n")}
+    plain = make_context(table, **{**named, "context": "", "provider": ""})
+    deploy_release(plain, resolve(plain), Report(), Deploy())
+    assert commands_run(plain) == [CURRENT, *commands_run(explicit)]

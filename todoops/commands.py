@@ -6,14 +6,17 @@ makes dry runs, MockContext tests and fabric remotes work the same way.
 Output is streamed through the redaction filter; secrets travel on stdin only.
 """
 import io
+import os
 import re
 import shlex
+import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from invoke import Context, Result
 from invoke.runners import Promise
@@ -93,6 +96,7 @@ def run(
     hide: bool = False,
     warn: bool = False,
     prefix: str = "",
+    together: "Together | None" = None,
 ) -> Result:
     """Run ``command`` through ``c``.
 
@@ -100,7 +104,8 @@ def run(
     printed and not run, while read-only probes still run so the plan is real.
     ``hide`` captures output without showing it (probes); ``warn`` returns a
     failed Result instead of raising. ``prefix`` starts every echoed and
-    streamed line (parallel commands).
+    streamed line (parallel commands); ``together`` is the ``side_by_side``
+    group of a command that runs beside others, so that it stops with them.
     """
     line = render(command)
     # A Context may name where its commands run (todoops.remote: the host), before every line.
@@ -110,7 +115,7 @@ def run(
         return Result(command=line, exited=0)
     if not hide:
         echo(f"{prefix}$ {line}")
-    return c.run(
+    return (together.run if together else c.run)(
         line,
         hide=hide,
         warn=warn,
@@ -121,6 +126,112 @@ def run(
         # command reading its stdin to the end would wait forever.
         **({"pty": False} if stdin is not None else {}),
     )
+
+
+class Together:
+    """Commands running side by side in worker threads (see ``side_by_side``), so they can be stopped at once.
+
+    invoke forwards Ctrl-C only to a command the main thread itself waits on
+    (and for a command without a terminal, as a useless ``^C`` on its stdin);
+    commands waited on in worker threads kept running until they were done.
+    Started here, each is known while it runs and ``stop`` ends them all.
+    """
+
+    def __init__(self, c: Context) -> None:
+        self._c = c
+        self._lock = threading.Lock()
+        self._running: set[Promise] = set()
+        self._stopping = False
+
+    def run(self, line: str, **kwargs) -> Result:
+        started = self._c.run(line, asynchronous=True, **kwargs)
+        # A Context that answers at once (a MockContext) has nothing running.
+        if not isinstance(started, Promise):
+            return started
+        with self._lock:
+            self._running.add(started)
+            stopping = self._stopping
+        try:
+            if stopping:
+                interrupt(started)
+            return started.join()
+        finally:
+            with self._lock:
+                self._running.discard(started)
+
+    def stop(self) -> None:
+        """Interrupt every command still running, and any started from now on."""
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+        for started in running:
+            interrupt(started)
+
+
+# Seconds a command may take to stop after SIGINT before it is killed.
+STOP_GRACE = 5.0
+
+
+def interrupt(running: Promise, grace: float = STOP_GRACE) -> None:
+    """Stop a running command the way Ctrl-C would, and for sure after ``grace`` seconds.
+
+    A terminal's Ctrl-C sends SIGINT to every process of the foreground job, so
+    the command and whatever it started (``docker build``'s plugins) hear it and
+    can end what they began elsewhere (the daemon cancels the build). The same
+    happens here: SIGINT to the command and its descendants, then SIGKILL to
+    those still running once ``grace`` has passed.
+    """
+    runner = running.runner
+    process = getattr(runner, "process", None)
+    pid = getattr(runner, "pid", None) if getattr(runner, "using_pty", False) else getattr(process, "pid", None)
+    if pid is None:
+        # Not a local process (a fabric channel): closing it is all SSH offers.
+        runner.kill()
+        return
+    # Only a live process is signalled: once reaped, its pid may already belong to another one.
+    tree = [] if runner.process_is_finished else process_tree(pid)
+    signal_all(tree, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while not runner.process_is_finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal_all([child for child in tree if child != pid], signal.SIGKILL)
+    if not runner.process_is_finished:
+        runner.kill()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc (where there is none, ``pid`` alone)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def signal_all(pids: Sequence[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def side_by_side(c: Context) -> Iterator[Together]:
+    """A group for commands run in parallel: leaving the block by an exception (Ctrl-C, a failed one) stops them all."""
+    together = Together(c)
+    try:
+        yield together
+    except BaseException:
+        together.stop()
+        raise
 
 
 def probe(c: Context, command: Argv | Pipeline) -> Result:

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     NOT_DEPLOYED = 5  # validate found nothing deployed
     UNHEALTHY = 6  # validate found the deployment unhealthy
     ROLLOUT = 7  # a rollout did not become ready
+    INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT, as shells report it)
 
 
 def fail(message: str, hint: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:

@@ -15,16 +15,18 @@ builds fall back to the legacy builder.
 """
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
-from invoke import Context, task
+from invoke import Context, Result, task
 
-from .commands import probe, run
+from .commands import Together, probe, run, side_by_side
 from .config import ImageSpec, Settings, resolve
 from .dockerignore import sent_files
 from .errors import ExitCode, fail
@@ -33,6 +35,12 @@ from .providers import cluster_repository, docker_env, in_cluster_build, load, p
 from .report import Report, as_done
 
 TAG_LENGTH = 12
+# Lines of a failed build's output repeated in its error (the output itself scrolled far above).
+BUILD_TAIL = 12
+BASE_MISSING = re.compile(r"pull access denied|manifest unknown|manifest for \S+ not found|repository does not exist|"
+                          r"No such image|failed to resolve source metadata", re.IGNORECASE)
+NETWORK_DOWN = re.compile(r"Temporary failure resolving|Could not resolve|i/o timeout|connection refused|"
+                          r"TLS handshake timeout|network is unreachable|Failed to fetch|no such host", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -137,10 +145,13 @@ def build_argv(env: Sequence[str], spec: ImageSpec, image: BuiltImage, buildkit:
 
 
 def build_one(c: Context, cfg: Settings, env: Sequence[str], spec: ImageSpec, image: BuiltImage,
-              buildkit: bool, no_cache: bool) -> BuiltImage:
+              buildkit: bool, no_cache: bool, together: Together) -> BuiltImage:
     started = time.monotonic()
     prefix = f"[{spec.name}] " if cfg.build_jobs > 1 else ""
-    run(c, build_argv(env, spec, image, buildkit, no_cache), mutates=True, dry_run=cfg.dry_run, prefix=prefix)
+    result = run(c, build_argv(env, spec, image, buildkit, no_cache), mutates=True, dry_run=cfg.dry_run,
+                 prefix=prefix, warn=True, together=together)
+    if result.failed:
+        build_failed(spec, image, result)
     seconds = time.monotonic() - started
     if cfg.dry_run:
         return replace(image, built=True)
@@ -150,6 +161,41 @@ def build_one(c: Context, cfg: Settings, env: Sequence[str], spec: ImageSpec, im
     return replace(done, built=True, seconds=seconds)
 
 
+def build_side_by_side(c: Context, cfg: Settings, env: Sequence[str], todo: Sequence[tuple[ImageSpec, BuiltImage]],
+                       no_cache: bool) -> list[BuiltImage]:
+    """Build ``todo`` ``build_jobs`` at a time; Ctrl-C or a failed build stops every build still running."""
+    buildkit = probe(c, docker(env, "buildx", "version")).ok
+    try:
+        # side_by_side leaves first, so its builds are stopped before the pool waits for its threads.
+        with ThreadPoolExecutor(max_workers=min(cfg.build_jobs, len(todo))) as pool, side_by_side(c) as together:
+            jobs = [pool.submit(build_one, c, cfg, env, spec, image, buildkit, no_cache, together)
+                    for spec, image in todo]
+            return [job.result() for job in jobs]
+    except KeyboardInterrupt:
+        fail(f"interrupted: stopped the build of {', '.join(image.ref for _, image in todo)}; no docker build "
+             "is left running", "nothing was loaded or deployed; run it again to finish (finished images are kept)",
+             ExitCode.INTERRUPTED)
+
+
+def build_failed(spec: ImageSpec, image: BuiltImage, result: Result) -> NoReturn:
+    """Stop with the failing image, the last lines of its build output and what usually causes them."""
+    said = [text for text in (result.stdout + "\n" + result.stderr).splitlines() if text.strip()]
+    fail(f"docker build of {image.ref} ({spec.name}) failed with exit code {result.exited}; its last lines:\n"
+         + "\n".join(f"  {text}" for text in said[-BUILD_TAIL:]),
+         build_hint("\n".join(said), spec.context / "Dockerfile"))
+
+
+def build_hint(output: str, dockerfile: Path) -> str:
+    """What to do about a failed build, from what it printed."""
+    if BASE_MISSING.search(output):
+        return ("a base image (FROM) is missing: build the local stand-ins with `invoke images.bases`, or check the "
+                "image name and that docker can pull it (`docker login`)")
+    if NETWORK_DOWN.search(output):
+        return ("the build could not reach the network (registry or package mirror): check the proxy, mirror and DNS "
+                "settings of docker, then run it again")
+    return f"a step of {dockerfile} failed (see the lines above): fix it or the files it copies, then run it again"
+
+
 def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cache: bool = False) -> list[BuiltImage]:
     """Every image at its content tag: existing tags are kept, the rest built side by side."""
     env = docker_env(c, cfg)
@@ -157,12 +203,7 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
     found = {image.name: None if force or no_cache else inspected(c, env, image) for image in images}
     todo = [(spec, image) for spec, image in zip(cfg.images, images) if found[image.name] is None]
     if todo:
-        buildkit = probe(c, docker(env, "buildx", "version")).ok
-        with ThreadPoolExecutor(max_workers=min(cfg.build_jobs, len(todo))) as pool:
-            jobs = [pool.submit(build_one, c, cfg, env, spec, image, buildkit, no_cache) for spec, image in todo]
-            for job in jobs:
-                done = job.result()
-                found[done.name] = done
+        found.update((done.name, done) for done in build_side_by_side(c, cfg, env, todo, no_cache))
     result = [with_run_tag(c, cfg, env, found[image.name]) for image in images]
     for image in result:
         what = as_done(cfg.dry_run, "built") + ("" if cfg.dry_run else f" in {image.seconds:.0f}s") if image.built \

@@ -1,11 +1,18 @@
 import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
 
 import pytest
-from invoke import Exit
+from invoke import Config, Context, Exit
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import failed, line, ok, project
 from todoops.config import resolve
+from todoops.errors import ExitCode
 from todoops.images import build, content_tag, load_images, planned_images
 from todoops.report import Report
 
@@ -213,3 +220,175 @@ def test_a_rebuild_that_gives_another_image_gets_another_run_tag(make_context, t
     assert [image.cluster_ref for image in rebuilt] == [run_ref(backend, "sha256:new"), run_ref(frontend, "sha256:same")]
     # Only the image whose ID moved is tagged again; the same image keeps its run tag and nothing happens to it.
     assert [command for command in commands_run(c) if command.startswith("docker tag")] == [tag(backend, "sha256:new")]
+
+
+
+# -- Ctrl-C and failures while builds run side by side: tiny real processes stand in for docker.
+
+FAKE_DOCKER = """#!/bin/sh
+# docker for these tests: no image exists, no buildx; a build records its pid, prints, then runs FAKE_BUILD.
+case "$1" in
+  build) echo $$ >> "{pids}"; echo "Step 1/2 : FROM debian:bookworm-slim"
+         for context; do :; done; eval "script=\\$FAKE_BUILD_$(basename "$context")"; eval "$script";;
+  *) exit 1;;
+esac
+"""
+
+
+def real_config(root: Path, **todoops: object) -> Config:
+    """invoke's own defaults (a real runner) with the suite's settings for ``root``."""
+    return Config(overrides={"todoops": {"root": str(root), "cache_dir": str(root / ".cache"), **todoops}})
+
+
+def fake_docker_context(tmp_path, **builds: str) -> Context:
+    """A real Context whose PATH starts with a fake docker; ``builds`` is the shell run per build context."""
+    project(tmp_path)
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "docker").write_text(FAKE_DOCKER.format(pids=tmp_path / "pids"))
+    (folder / "docker").chmod(0o755)
+    config = real_config(tmp_path)
+    config.run.env = {"PATH": f"{folder}:{os.environ['PATH']}",
+                      **{f"FAKE_BUILD_{name}": script for name, script in builds.items()}}
+    return Context(config=config)
+
+
+def started_pids(tmp_path, count: int, within: float = 10) -> list[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        pids = (tmp_path / "pids").read_text().split() if (tmp_path / "pids").exists() else []
+        if len(pids) == count:
+            return [int(pid) for pid in pids]
+        time.sleep(0.05)
+    raise AssertionError(f"{count} builds did not start")
+
+
+def running(pid: int) -> bool:
+    """Alive and not yet reaped (a zombie counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def interrupt_when_started(tmp_path, count: int) -> threading.Thread:
+    """Ctrl-C (SIGINT to this process, as a terminal sends it) once ``count`` builds run."""
+    def press() -> None:
+        started_pids(tmp_path, count)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=press, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ctrl_c_stops_both_builds_at_once_and_exits_130(tmp_path, capsys):
+    c = fake_docker_context(tmp_path, backend="exec sleep 60", frontend="exec sleep 60")
+    interrupt_when_started(tmp_path, 2)
+    started = time.monotonic()
+    with pytest.raises(Exit) as error:
+        build(c, resolve(c), Report())
+    assert time.monotonic() - started < 8, "the builds were waited for instead of stopped"
+    assert error.value.code == ExitCode.INTERRUPTED == 130
+    assert "interrupted: stopped the build of todo-backend:" in error.value.message
+    assert "no docker build is left running" in error.value.message
+    assert not [pid for pid in started_pids(tmp_path, 2) if running(pid)]
+
+
+def test_a_build_that_ignores_sigint_is_killed_with_what_it_started(tmp_path, monkeypatch):
+    monkeypatch.setattr("todoops.commands.STOP_GRACE", 0.5)
+    # A build that ignores SIGINT and whose child does too (a plugin that missed the news).
+    child = f"trap '' INT; echo $$ >> {tmp_path}/children; exec sleep 60"
+    c = fake_docker_context(tmp_path, backend=f"trap '' INT; sh -c \"{child}\" & wait", frontend="exec sleep 60")
+    interrupt_when_started(tmp_path, 2)
+    with pytest.raises(Exit) as error:
+        build(c, resolve(c), Report())
+    children = [int(pid) for pid in (tmp_path / "children").read_text().split()]
+    assert error.value.code == 130 and children
+    assert not [pid for pid in [*started_pids(tmp_path, 2), *children] if running(pid)]
+
+
+def test_a_failed_build_names_the_image_shows_its_last_lines_and_stops_the_other(tmp_path):
+    failing = "echo 'Step 2/2 : RUN apt-get install -y nosuchpackage'; echo 'E: Unable to locate package' >&2; exit 100"
+    c = fake_docker_context(tmp_path, backend=failing, frontend="exec sleep 60")
+    started = time.monotonic()
+    with pytest.raises(Exit) as error:
+        build(c, resolve(c), Report())
+    assert time.monotonic() - started < 8, "the other build ran to its end"
+    message = error.value.message
+    assert error.value.code == ExitCode.FAILED and "docker build of todo-backend:" in message
+    assert "(backend) failed with exit code 100" in message and "E: Unable to locate package" in message
+    assert f"hint: a step of {tmp_path / 'backend' / 'Dockerfile'} failed" in message
+    assert not [pid for pid in started_pids(tmp_path, 2) if running(pid)]
+
+
+@pytest.mark.parametrize(("output", "hint"), [
+    ("pull access denied for python, repository does not exist", "invoke images.bases"),
+    ("Err:1 http://deb.debian.org bookworm InRelease\n  Temporary failure resolving 'deb.debian.org'", "network"),
+])
+def test_a_failed_build_hint_names_the_usual_cause(tmp_path, output, hint):
+    c = fake_docker_context(tmp_path, backend=f"printf '{output}\\n'; exit 1", frontend="exit 0")
+    with pytest.raises(Exit) as error:
+        build(c, resolve(c, build_jobs=1), Report())
+    assert hint in error.value.message.split("hint:")[1]
+
+
+def docker_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.docker
+def test_ctrl_c_stops_real_docker_builds_and_the_daemon_builds_nothing(tmp_path):
+    # Runs wherever docker answers; in CI (CI set) a docker that does not answer is a failure, not a skip.
+    if not docker_answers():
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("docker does not answer (`docker info`)")
+    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True).returncode:
+        pytest.fail("debian:bookworm-slim is missing: build it with `invoke images.bases`")
+    marker = f"todoops-interrupt-{uuid.uuid4().hex[:8]}"
+    images = {}
+    for name in ("backend", "frontend"):
+        context = tmp_path / name
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM debian:bookworm-slim\nRUN sleep 15 && echo {marker}-{name}\n")
+        images[name] = {"repository": f"{marker}-{name}", "context": name}
+    c = Context(config=real_config(tmp_path, images=images))
+
+    pressed = []
+
+    def press() -> None:
+        deadline = time.monotonic() + 60
+        while marker_containers(marker) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pressed.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exit) as error:
+            build(c, resolve(c), Report())
+        # Both RUN steps sleep 15 s: stopped means well before that.
+        assert error.value.code == 130 and pressed and time.monotonic() - pressed[0] < 8
+        assert not [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+                    .splitlines() if "docker build" in line and marker in line]
+        deadline = time.monotonic() + 10
+        while marker_containers(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker_containers(marker) == 0, "the daemon kept building"
+        time.sleep(max(0.0, started + 18 - time.monotonic()))
+        assert not subprocess.run(["docker", "image", "ls", "-q", f"--filter=reference={marker}-*"],
+                                  capture_output=True, text=True).stdout.strip()
+    finally:
+        refs = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                               f"--filter=reference={marker}-*"], capture_output=True, text=True).stdout.split()
+        if refs:
+            subprocess.run(["docker", "image", "rm", *refs], capture_output=True)
+
+
+def marker_containers(marker: str) -> int:
+    """Build containers of this test that run now (the legacy builder runs each RUN step in one)."""
+    listing = subprocess.run(["docker", "ps", "--no-trunc", "--format", "{{.Command}}"], capture_output=True, text=True)
+    return listing.stdout.count(marker)

@@ -115,17 +115,23 @@ def run(
         return Result(command=line, exited=0)
     if not hide:
         echo(f"{prefix}$ {line}")
-    return (together.run if together else c.run)(
-        line,
-        hide=hide,
-        warn=warn,
-        in_stream=StdinText(stdin) if stdin is not None else False,
-        out_stream=None if hide else _stream(sys.stdout, prefix),
-        err_stream=None if hide else _stream(sys.stderr, prefix),
-        # A pty (`invoke --pty`, INVOKE_RUN_PTY=1) never delivers end-of-file, so a
-        # command reading its stdin to the end would wait forever.
-        **({"pty": False} if stdin is not None else {}),
-    )
+    streams = [] if hide else [_stream(sys.stdout, prefix), _stream(sys.stderr, prefix)]
+    try:
+        return (together.run if together else c.run)(
+            line,
+            hide=hide,
+            warn=warn,
+            in_stream=StdinText(stdin) if stdin is not None else False,
+            out_stream=streams[0] if streams else None,
+            err_stream=streams[1] if streams else None,
+            # A pty (`invoke --pty`, INVOKE_RUN_PTY=1) never delivers end-of-file, so a
+            # command reading its stdin to the end would wait forever.
+            **({"pty": False} if stdin is not None else {}),
+        )
+    finally:
+        # A last line without its newline is shown once the command is done.
+        for stream in streams:
+            stream.finish()
 
 
 class Together:

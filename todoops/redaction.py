@@ -66,7 +66,10 @@ class RedactingStream(io.TextIOBase):
     """A write-only stream that redacts whole lines before passing them on.
 
     invoke hands output over in arbitrary chunks; buffering to the end of a
-    line keeps a secret that straddles two chunks from slipping through.
+    line keeps a secret that straddles two chunks from slipping through, and
+    keeps the lines of commands running side by side whole. invoke calls
+    ``flush`` after every chunk, so ``flush`` keeps a partial line back;
+    ``finish`` (the command is done) lets it out.
     """
 
     def __init__(self, target, redactor: Redactor = REDACTOR) -> None:
@@ -86,6 +89,9 @@ class RedactingStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        self._target.flush()
+
+    def finish(self) -> None:
         if self._pending:
             self._target.write(self._redactor(self._pending))
             self._pending = ""

@@ -1,6 +1,7 @@
 import os
 import re
 import sys
+import threading
 import time
 
 import pytest
@@ -146,3 +147,19 @@ def test_background_on_a_mock_context_reads_the_finished_output(make_context):
     with background(c, argv, READY, timeout=1) as match:
         assert match["port"] == "8001"
     assert commands_run(c) == ["exec kubectl proxy --port 0"]
+
+
+def test_a_secret_split_across_chunks_never_shows_and_parallel_lines_stay_whole(capfd):
+    # invoke flushes after every chunk it reads: a line is only shown once it is complete.
+    REDACTOR.add(SECRET)
+    half = ("import sys, time; w = sys.stdout.write; w('{tag} ' + sys.argv[1][:9]); sys.stdout.flush(); "
+            "time.sleep(0.3); w(sys.argv[1][9:] + ' end\\n'); sys.stdout.flush()")
+    threads = [threading.Thread(target=_run_real, args=([sys.executable, "-c", half.format(tag=tag), SECRET],),
+                                kwargs={"prefix": f"[{tag}] "}) for tag in ("backend", "frontend")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out = capfd.readouterr().out
+    assert SECRET[:9] not in out
+    assert sorted(out.splitlines()) == ["[backend] backend *** end", "[frontend] frontend *** end"]

@@ -43,10 +43,12 @@ def test_stream_redacts_a_secret_split_across_writes():
     redactor = Redactor()
     redactor.add(SECRET)
     stream = RedactingStream(target, redactor)
-    stream.write("token=" + SECRET[:5])
-    stream.write(SECRET[5:] + "\nnext line")
-    stream.flush()
-    assert SECRET not in target.getvalue()
+    # As invoke does: a flush after every chunk, then (the command is done) finish.
+    for chunk in ("token=" + SECRET[:5], SECRET[5:] + "\nnext line"):
+        stream.write(chunk)
+        stream.flush()
+    assert SECRET not in target.getvalue() and target.getvalue() == f"token={MASK}\n"
+    stream.finish()
     assert target.getvalue() == f"token={MASK}\nnext line"
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from invoke import Collection
 
-from todoops import bases, config, e2e, testing
+from todoops import bases, cluster, config, testing
 from todoops import lint, render
 from todoops import images as image_tasks
 from todoops import chart, cleanup, k8s, pipeline, preflight, rollout, validate
@@ -30,5 +30,5 @@ ns.add_collection(Collection("rollout", rollout.status))
 ns.add_task(k8s.status)
 ns.add_task(k8s.logs)
 ns.add_task(k8s.port_forward)
-ns.add_collection(Collection.from_module(e2e))
+ns.add_collection(Collection.from_module(cluster))
 ns.configure(config.DEFAULTS)

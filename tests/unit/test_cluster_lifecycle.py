@@ -1,0 +1,269 @@
+import json
+
+import pytest
+from invoke import Exit
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import failed, line, ok
+from todoops.cluster import addons, lifecycle, network, registry
+from todoops.config import resolve
+from todoops.errors import ExitCode
+from todoops.report import Report
+
+OFFICIAL = "kindest/node:v1.34.4"
+OWN = "todoops/kind-node:v1.34.4-abc123"
+CNI_LABEL = '{{index .Config.Labels "io.todoops.cni"}}'
+SUBNETS = "{{range .IPAM.Config}}{{.Subnet}} {{end}}"
+CONTEXT = "kind-todo"
+
+
+def kubectl(*args: str) -> str:
+    return line(["kubectl", "--context", CONTEXT, *args])
+
+
+def label(ref: str) -> str:
+    return line(["docker", "inspect", "--format", CNI_LABEL, ref])
+
+
+DAEMON = line(["docker", "version", "--format", "{{.Server.Version}}"])
+PREFLIGHT = [DAEMON, "kind version"]
+NETWORK = line(["docker", "network", "inspect", "--format", SUBNETS, "kind"])
+INSPECT_OFFICIAL = line(["docker", "image", "inspect", "--format", "{{.Id}}", OFFICIAL])
+READY = [
+    kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=180s"),
+    kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s"),
+    kubectl("-n", "local-path-storage", "rollout", "status", "deployment/local-path-provisioner", "--timeout=180s"),
+    kubectl("get", "storageclass", "standard", "-o", addons.DEFAULT_CLASS),
+    kubectl("apply", "-f", "-"),
+    kubectl("-n", "kube-system", "rollout", "status", "deployment/metrics-server", "--timeout=180s"),
+    kubectl("wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=180s"),
+]
+
+
+def answers_for(commands: list[str], **special) -> dict:
+    answers = {command: ok() for command in commands}
+    answers[READY[3]] = ok("true")
+    answers.update(special)
+    return answers
+
+
+def nodes_json(*nodes: tuple[str, str, str], ready: str = "True") -> str:
+    return json.dumps({"items": [{
+        "metadata": {"name": name, "labels": {"node-role.kubernetes.io/control-plane": ""}
+                     if name.endswith("control-plane") else {}},
+        "spec": {"podCIDR": cidr},
+        "status": {"addresses": [{"type": "InternalIP", "address": address}],
+                   "conditions": [{"type": "Ready", "status": ready}], "nodeInfo": {"kubeletVersion": "v1.34.4"}},
+    } for name, address, cidr in nodes]})
+
+
+def guard(*nodes: str) -> list[str]:
+    """The Service-range guard's checks on every node (rules present: nothing added)."""
+    return [line(["docker", "exec", node, "iptables", "-C", *rule])
+            for node in nodes for rule in network.service_guard_rules("10.96.0.0/16")]
+
+
+def fresh_official() -> list[str]:
+    return [*PREFLIGHT, "kind get clusters", INSPECT_OFFICIAL, NETWORK, label(OFFICIAL),
+            f"kind create cluster --name todo --image {OFFICIAL} --config -",
+            "kind get nodes --name todo", *guard("todo-control-plane"), label("todo-control-plane"), *READY]
+
+
+def test_a_fresh_cluster_on_the_official_image_keeps_kinds_own_cni(make_context, capsys):
+    expected = fresh_official()
+    c = make_context(answers_for(expected, **{"kind get nodes --name todo": ok("todo-control-plane\n"),
+                                              label(OFFICIAL): ok("<no value>"), NETWORK: ok("172.30.0.0/24")}))
+    lifecycle.up(c, resolve(c), Report())
+    assert commands_run(c) == expected
+    out = capsys.readouterr().out
+    assert f"node image {OFFICIAL} (official image, present locally)" in out
+    assert "use it with --context kind-todo --provider kind" in out
+    for phase in ("kind create cluster todo (1 node(s))", "nodes Ready", "CoreDNS", "default StorageClass",
+                  "metrics-server"):
+        assert f"[ ok ] {phase} (" in out
+
+
+def test_a_fresh_cluster_on_our_image_gets_the_bridge_network_on_every_node(make_context, monkeypatch, capsys):
+    monkeypatch.setattr(lifecycle.node_image, "build_node_image", lambda c, cfg, report: OWN)
+    nodes = [("todo-control-plane", "172.30.0.2", "10.244.0.0/24"), ("todo-worker", "172.30.0.3", "10.244.1.0/24")]
+    plans = network.plan(network.parse_nodes(nodes_json(*nodes)))
+    wiring = []
+    for plan in plans:
+        node = ["docker", "exec", plan.node.name]
+        wiring += [line([*node, "ip", "route", "replace", "unreachable", "10.244.0.0/16"]),
+                   *[line([*node, "ip", "route", "replace", cidr, "via", via]) for cidr, via in plan.routes],
+                   line([*node, "iptables", "-t", "nat", "-C", *network.masquerade_rule("10.244.0.0/16")[2:]]),
+                   line(["docker", "exec", "-i", plan.node.name, "tee", network.CONFLIST])]
+    expected = [*PREFLIGHT, "kind get clusters", INSPECT_OFFICIAL, f"docker manifest inspect {OFFICIAL}",
+                NETWORK, label(OWN),
+                f"kind create cluster --name todo --image {OWN} --config -",
+                "kind get nodes --name todo", *guard("todo-control-plane", "todo-worker"), label("todo-control-plane"),
+                kubectl("wait", "--for=jsonpath={.spec.podCIDR}", "node", "--all", "--timeout=180s"),
+                kubectl("get", "nodes", "-o", "json"), *wiring, *READY]
+    c = make_context(answers_for(expected, **{
+        INSPECT_OFFICIAL: failed(), f"docker manifest inspect {OFFICIAL}": failed(), NETWORK: ok("172.30.0.0/24"),
+        label(OWN): ok("bridge"), label("todo-control-plane"): ok("bridge"),
+        "kind get nodes --name todo": ok("todo-control-plane\ntodo-worker\n"),
+        kubectl("get", "nodes", "-o", "json"): ok(nodes_json(*nodes))}), cluster={"nodes": 2})
+    lifecycle.up(c, resolve(c), Report())
+    assert commands_run(c) == expected
+    assert "neither local nor pullable; using one built here" in capsys.readouterr().out
+
+
+def test_a_configured_node_image_is_used_as_it_is(make_context, capsys):
+    c = make_context(cluster={"node_image": "my/node:1"})
+    assert lifecycle.choose_image(c, resolve(c), Report()) == "my/node:1"
+    assert commands_run(c) == []
+    assert "(configured: cluster.node_image)" in capsys.readouterr().out
+
+
+def existing(nodes: str, running: str = "true\n" * 3) -> dict:
+    return {**dict.fromkeys(PREFLIGHT, ok()), "kind get clusters": ok("other\ntodo\n"),
+            "kind get nodes --name todo": ok(nodes),
+            line(["docker", "inspect", "--format", "{{.State.Running}}", *nodes.split()]): ok(running)}
+
+
+def test_a_running_cluster_with_the_right_node_count_is_reused(make_context, capsys):
+    answers = existing("todo-control-plane\n")
+    answers.update({**answers_for(guard("todo-control-plane")),
+                    line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("kind-todo\nminikube\n"),
+                    label("todo-control-plane"): ok("<no value>"), **answers_for(READY)})
+    c = make_context(answers)
+    lifecycle.up(c, resolve(c), Report())
+    ran = commands_run(c)
+    assert not [command for command in ran if command.startswith(("kind create", "docker start", "docker network"))]
+    assert ran[-len(READY):] == READY
+    assert "kind cluster todo exists with 1 node(s): reused" in capsys.readouterr().out
+
+
+def test_reuse_starts_stopped_nodes_and_restores_a_lost_context(make_context):
+    nodes = "todo-control-plane\ntodo-worker\n"
+    answers = existing(nodes, running="true\nfalse\n")
+    answers.update({**answers_for(guard("todo-control-plane", "todo-worker")),
+                    "docker start todo-worker": ok(), "kind export kubeconfig --name todo": ok(),
+                    line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("minikube\n"),
+                    label("todo-control-plane"): ok(""), **answers_for(READY)})
+    c = make_context(answers, cluster={"nodes": 2})
+    lifecycle.up(c, resolve(c), Report())
+    ran = commands_run(c)
+    assert ran.index("docker start todo-worker") < ran.index("kind export kubeconfig --name todo") < ran.index(READY[0])
+
+
+def test_another_node_count_is_refused_and_changes_nothing(make_context):
+    c = make_context(existing("todo-control-plane\n"), cluster={"nodes": 3})
+    with pytest.raises(Exit) as error:
+        lifecycle.up(c, resolve(c), Report())
+    assert error.value.code == ExitCode.BAD_INPUT
+    assert "has 1 node(s), not 3" in error.value.message and "invoke cluster.down" in error.value.message
+    assert commands_run(c) == [*PREFLIGHT, "kind get clusters", "kind get nodes --name todo"]
+
+
+def test_dry_run_of_a_new_cluster_prints_the_plan(make_context, capsys):
+    expected = fresh_official()[:7]
+    c = make_context(answers_for(expected, **{NETWORK: failed(), label(OFFICIAL): ok("")}) | {
+        line(["docker", "network", "ls", "-q"]): ok("n1\n"),
+        line(["docker", "network", "inspect", "--format", SUBNETS, "n1"]): ok("172.17.0.0/16 "),
+        line(["ip", "-4", "route", "show"]): ok("")})
+    lifecycle.up(c, resolve(c, dry_run=True), Report())
+    assert not [command for command in commands_run(c) if command.startswith(("kind create", "docker network create"))]
+    captured = capsys.readouterr()
+    assert "[dry-run] kind create cluster --name todo" in captured.err
+    assert "[dry-run] docker network create --driver bridge --subnet 172.30.0.0/24" in captured.err
+    assert "then: pod network (own node images), nodes Ready" in captured.out
+
+
+def test_registry_is_started_connected_and_configured_on_every_node(make_context, monkeypatch):
+    monkeypatch.setattr(registry, "image_tag", lambda c: "todoops/registry:1")
+    running = line(["docker", "inspect", "--format", "{{.State.Running}}", registry.CONTAINER])
+    networks = line(["docker", "inspect", "--format",
+                     "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", registry.CONTAINER])
+    expected = [
+        line(["docker", "image", "inspect", "--format", "{{.Id}}", "todoops/registry:1"]),
+        running,
+        line(["docker", "run", "--detach", "--restart=always", "--publish", "127.0.0.1:5001:5000",
+              "--name", "kind-registry", "todoops/registry:1"]),
+        networks,
+        "docker network connect kind kind-registry",
+        *[command for node in ("todo-control-plane", "todo-worker") for command in (
+            f"docker exec {node} mkdir -p /etc/containerd/certs.d/localhost:5001",
+            f"docker exec -i {node} tee /etc/containerd/certs.d/localhost:5001/hosts.toml")],
+        kubectl("apply", "-f", "-"),
+    ]
+    c = make_context({command: ok() for command in expected} | {expected[0]: ok("sha256:r"), running: failed(),
+                                                                  networks: ok("bridge ")})
+    registry.ensure(c, CONTEXT, ["todo-control-plane", "todo-worker"], dry_run=False)
+    assert commands_run(c) == expected
+    assert c.run.call_args.kwargs["in_stream"].getvalue() == registry.HOSTING_CONFIGMAP
+
+
+def test_a_running_connected_registry_is_left_alone(make_context, monkeypatch):
+    monkeypatch.setattr(registry, "image_tag", lambda c: "todoops/registry:1")
+    c = make_context({
+        line(["docker", "image", "inspect", "--format", "{{.Id}}", "todoops/registry:1"]): ok("sha256:r"),
+        line(["docker", "inspect", "--format", "{{.State.Running}}", registry.CONTAINER]): ok("true"),
+        line(["docker", "inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}",
+              registry.CONTAINER]): ok("bridge kind "),
+    })
+    registry.ensure_container(c, registry.ensure_image(c, False), dry_run=False)
+    assert not [command for command in commands_run(c) if command.startswith(("docker run", "docker network", "docker start"))]
+
+
+def test_down_deletes_exactly_the_named_cluster(make_context):
+    c = make_context({**dict.fromkeys(PREFLIGHT[1:], ok()), "kind get clusters": ok("todo\ntodo2\n"),
+                      "kind delete cluster --name todo": ok()})
+    lifecycle.down(c, resolve(c), Report())
+    assert commands_run(c) == ["kind version", "kind get clusters", "kind delete cluster --name todo"]
+
+
+def test_down_without_a_cluster_has_nothing_to_delete(make_context, capsys):
+    c = make_context({"kind version": ok(), "kind get clusters": ok("todo2\n")})
+    lifecycle.down(c, resolve(c), Report())
+    assert commands_run(c) == ["kind version", "kind get clusters"]
+    assert "nothing to delete: no kind cluster todo" in capsys.readouterr().out
+
+
+def test_down_with_registry_removes_the_registry_container(make_context):
+    inspect = line(["docker", "inspect", "--format", "{{.Id}}", registry.CONTAINER])
+    c = make_context({"kind version": ok(), "kind get clusters": ok(""), inspect: ok("abc"),
+                      "docker rm --force --volumes kind-registry": ok()})
+    lifecycle.down(c, resolve(c), Report(), with_registry=True)
+    assert commands_run(c)[-1] == "docker rm --force --volumes kind-registry"
+
+
+def status_answers(nodes: str) -> dict:
+    return {"kind version": ok(), "kind get clusters": ok("todo\n"),
+            "kind get nodes --name todo": ok("todo-control-plane\ntodo-worker\n"),
+            line(["docker", "inspect", "--format", "{{.Config.Image}}", "todo-control-plane"]): ok(OWN),
+            kubectl("get", "nodes", "-o", "json", "--request-timeout", "10s"): ok(nodes)}
+
+
+def test_status_shows_nodes_image_and_context(make_context, capsys):
+    nodes = nodes_json(("todo-control-plane", "172.30.0.2", "10.244.0.0/24"),
+                       ("todo-worker", "172.30.0.3", "10.244.1.0/24"))
+    c = make_context(status_answers(nodes))
+    lifecycle.status(c, resolve(c), Report())
+    out = capsys.readouterr().out
+    assert f"cluster todo: context kind-todo, node image {OWN}" in out
+    assert "todo-control-plane  control-plane  True   v1.34.4  172.30.0.2  10.244.0.0/24" in out
+    assert "todo-worker         worker         True" in out
+
+
+def test_status_fails_when_a_node_is_not_ready(make_context):
+    c = make_context(status_answers(nodes_json(("todo-control-plane", "172.30.0.2", ""), ready="False")))
+    with pytest.raises(Exit) as error:
+        lifecycle.status(c, resolve(c), Report())
+    assert error.value.code == ExitCode.UNREACHABLE and "todo-control-plane" in error.value.message
+
+
+def test_status_without_a_cluster_exits_unreachable(make_context):
+    c = make_context({"kind version": ok(), "kind get clusters": ok("")})
+    with pytest.raises(Exit) as error:
+        lifecycle.status(c, resolve(c), Report())
+    assert error.value.code == ExitCode.UNREACHABLE and "invoke cluster.up" in error.value.message
+
+
+def test_a_wait_that_times_out_says_where_to_look(make_context):
+    c = make_context({READY[0]: failed()})
+    with pytest.raises(Exit) as error:
+        addons.wait_nodes(c, CONTEXT, dry_run=False)
+    assert error.value.code == ExitCode.UNREACHABLE and "describe nodes" in error.value.message

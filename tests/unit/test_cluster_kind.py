@@ -62,6 +62,16 @@ def test_missing_kind_says_how_to_install_it(make_context):
     assert "go install sigs.k8s.io/kind@v0.33.0" in error.value.message
 
 
+@pytest.mark.parametrize("bounding, runtime, fails", [
+    ("000001fffeffffff", "runc", True),    # CAP_SYS_RESOURCE (bit 24) missing, plain runc
+    ("000001fffeffffff", "shim", False),   # the wrapper drops what the host cannot grant
+    ("000001ffffffffff", "runc", False),   # a full bounding set
+    ("not hex", "runc", False),
+])
+def test_privileged_nodes_fail_only_without_cap_sys_resource_and_the_shim(bounding, runtime, fails):
+    assert kind.privileged_fails(bounding, runtime) is fails
+
+
 def test_node_containers_list_the_control_plane_first(make_context):
     c = make_context({"kind get nodes --name todo": ok("todo-worker2\ntodo-control-plane\ntodo-worker\n")})
     assert kind.node_containers(c, "todo") == ["todo-control-plane", "todo-worker", "todo-worker2"]

@@ -26,7 +26,9 @@ def label(ref: str) -> str:
 
 
 DAEMON = line(["docker", "version", "--format", "{{.Server.Version}}"])
-PREFLIGHT = [DAEMON, "kind version"]
+CAPS = line(["grep", "^CapBnd:", "/proc/self/status"])
+RUNTIME = line(["docker", "info", "--format", "{{.DefaultRuntime}}"])
+PREFLIGHT = [DAEMON, "kind version", CAPS, RUNTIME]
 NETWORK = line(["docker", "network", "inspect", "--format", SUBNETS, "kind"])
 INSPECT_OFFICIAL = line(["docker", "image", "inspect", "--format", "{{.Id}}", OFFICIAL])
 READY = [
@@ -43,6 +45,8 @@ READY = [
 def answers_for(commands: list[str], **special) -> dict:
     answers = {command: ok() for command in commands}
     answers[READY[3]] = ok("true")
+    answers[CAPS] = ok("CapBnd:\t000001ffffffffff\n")
+    answers[RUNTIME] = ok("runc\n")
     answers.update(special)
     return answers
 
@@ -110,6 +114,14 @@ def test_a_fresh_cluster_on_our_image_gets_the_bridge_network_on_every_node(make
     assert "neither local nor pullable; using one built here" in capsys.readouterr().out
 
 
+def test_a_host_without_cap_sys_resource_needs_the_runc_shim_before_anything_runs(make_context):
+    c = make_context({**answers_for(PREFLIGHT), CAPS: ok("CapBnd:\t000001fffeffffff\n")})
+    with pytest.raises(Exit) as error:
+        lifecycle.up(c, resolve(c), Report())
+    assert error.value.code == ExitCode.PREFLIGHT and "--default-runtime shim" in error.value.message
+    assert commands_run(c) == PREFLIGHT
+
+
 def test_a_configured_node_image_is_used_as_it_is(make_context, capsys):
     c = make_context(cluster={"node_image": "my/node:1"})
     assert lifecycle.choose_image(c, resolve(c), Report()) == "my/node:1"
@@ -118,7 +130,7 @@ def test_a_configured_node_image_is_used_as_it_is(make_context, capsys):
 
 
 def existing(nodes: str, running: str = "true\n" * 3) -> dict:
-    return {**dict.fromkeys(PREFLIGHT, ok()), "kind get clusters": ok("other\ntodo\n"),
+    return {**answers_for(PREFLIGHT), "kind get clusters": ok("other\ntodo\n"),
             "kind get nodes --name todo": ok(nodes),
             line(["docker", "inspect", "--format", "{{.State.Running}}", *nodes.split()]): ok(running)}
 

@@ -7,6 +7,7 @@ carries the ``io.todoops.cni`` label: kind then gets no default CNI (kindnetd
 cannot be had here) and network.py wires the pods instead.
 """
 import re
+from pathlib import Path
 
 import yaml
 from invoke import Context
@@ -25,6 +26,9 @@ SERVICE_SUBNET = "10.96.0.0/16"
 NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,40}[a-z0-9])?$")
 VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 MAX_NODES = 10
+SYS_RESOURCE = 24  # capability number
+# The OCI runtime wrapper for hosts without CAP_SYS_RESOURCE (dockerd's default runtime there).
+RUNC_SHIM = Path(__file__).parent / "node" / "runc-shim"
 # Registry mirrors per host, from /etc/containerd/certs.d/<host>/hosts.toml (see registry.py).
 CONTAINERD_PATCH = '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n'
 
@@ -49,6 +53,15 @@ def check_kind(c: Context) -> str:
         fail("kind is not installed" if version.exited == 127 else "kind does not run",
              INSTALL_HINT, ExitCode.PREFLIGHT)
     return version.stdout.strip()
+
+
+def privileged_fails(cap_bounding_hex: str, default_runtime: str) -> bool:
+    """kind nodes run --privileged: plain runc asks for every capability, CAP_SYS_RESOURCE included."""
+    try:
+        bounding = int(cap_bounding_hex, 16)
+    except ValueError:
+        return False
+    return not bounding >> SYS_RESOURCE & 1 and default_runtime in ("runc", "io.containerd.runc.v2", "")
 
 
 def render_config(name: str, nodes: int, own_cni: bool) -> str:

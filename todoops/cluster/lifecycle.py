@@ -25,6 +25,12 @@ def preflight(c: Context, cfg: Settings) -> None:
     if problems:
         fail("; ".join(problems), "nothing was changed; fix the above and re-run", ExitCode.PREFLIGHT)
     kind.check_kind(c)
+    bounding = probe(c, ["grep", "^CapBnd:", "/proc/self/status"]).stdout.split()[-1:]
+    runtime = probe(c, ["docker", "info", "--format", "{{.DefaultRuntime}}"]).stdout.strip()
+    if bounding and kind.privileged_fails(bounding[0], runtime):
+        fail("this host cannot run privileged containers (no CAP_SYS_RESOURCE in the bounding set), "
+             f"and docker's default runtime is {runtime!r}, so every kind node would fail to start",
+             f"start dockerd with `--add-runtime shim={kind.RUNC_SHIM} --default-runtime shim`", ExitCode.PREFLIGHT)
 
 
 def choose_image(c: Context, cfg: Settings, report: Report) -> str:

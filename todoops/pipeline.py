@@ -9,7 +9,7 @@ compose the preflight guard with the steps (the preflight reads .env through
 the secrets module).
 """
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +17,14 @@ from pathlib import Path
 from invoke import Context
 
 from . import chart, k8s
+from .commands import probe
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images, planned_images
-from .kube import ensure_namespace
+from .kube import ensure_namespace, kubectl
 from .preflight import preflight, require_cluster, show, target
 from .providers import access_lines
-from .release import external_images, ingress_hosts, release_objects
+from .release import external_images, ingress_hosts, release_objects, unserved_classes
 from .remote import on_host, task
 from .report import Report, as_done
 from .rollout import wait
@@ -113,13 +114,29 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def summary(cfg: Settings, report: Report, state: Deploy) -> None:
+def served_hosts(c: Context, cfg: Settings, report: Report, objects: Sequence[dict]) -> list[str]:
+    """The ingress hosts a controller serves now; for the others, what would make them work."""
+    if not ingress_hosts(objects):
+        return []
+    listing = probe(c, kubectl(cfg, "get", "ingressclasses", "-o", "name"))
+    classes = {name.rpartition("/")[2] for name in listing.stdout.split()} if listing.ok else set()
+    missing = ", ".join(name or "(default)" for name in unserved_classes(objects, classes))
+    if missing:
+        enable = f"`minikube -p {cfg.context} addons enable ingress`" if cfg.provider == "minikube" else \
+            "install an ingress controller"
+        report.line("info", f"ingress: no controller serves class {missing} in this cluster, so no ingress host "
+                            f"is offered; {enable}, then deploy again")
+        return []
+    return ingress_hosts(objects)
+
+
+def summary(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     report.table(["step", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds, _ in report.timings])
     report.table(["image", "size", "this run"],
                  [[image.cluster_ref, f"{image.size / 1e6:.0f} MB",
                    as_done(cfg.dry_run, "built") if image.built else "unchanged"]
                   for image in state.images])
-    for text in access_lines(cfg, ingress_hosts(state.objects), state.driver):
+    for text in access_lines(cfg, served_hosts(c, cfg, report, state.objects), state.driver):
         report.line("info", text)
     report.emit({"steps": {name: round(seconds, 2) for name, seconds, _ in report.timings},
                  "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in state.images]})
@@ -131,7 +148,7 @@ def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> 
     for name, step in STEPS:
         with report.step(name):
             step(c, cfg, report, state)
-    summary(cfg, report, state)
+    summary(c, cfg, report, state)
 
 
 @task(

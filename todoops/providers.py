@@ -111,9 +111,13 @@ def listed_refs(text: str) -> set[str]:
 
 
 def present(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
-    """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs."""
+    """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs.
+
+    Always asked, also when building in minikube's daemon: what was built there
+    is listed, while an external image (postgres) may well be missing there.
+    """
     provider = provider_for(cfg)
-    if in_cluster_build(cfg) or provider.name == "docker-desktop":
+    if provider.name == "docker-desktop":
         return {ref for ref, _ in refs}
     if provider.listing is None:
         return {ref for ref, remote in refs if probe(c, ["docker", "manifest", "inspect", remote]).ok}

@@ -18,7 +18,7 @@ and an unchanged one never does.
 """
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -129,6 +129,19 @@ def external_images(objects: Sequence[Mapping], images: Sequence[BuiltImage]) ->
                    if c.get("image") and repository_of(c["image"]) not in ours})
 
 
+def ingresses(objects: Sequence[Mapping]) -> list[Mapping]:
+    return [obj for obj in objects if obj.get("kind") == "Ingress"]
+
+
 def ingress_hosts(objects: Sequence[Mapping]) -> list[str]:
-    return [rule["host"] for obj in objects if obj.get("kind") == "Ingress"
-            for rule in obj.get("spec", {}).get("rules") or [] if rule.get("host")]
+    return [rule["host"] for obj in ingresses(objects) for rule in obj.get("spec", {}).get("rules") or []
+            if rule.get("host")]
+
+
+def unserved_classes(objects: Sequence[Mapping], classes: Collection[str]) -> list[str]:
+    """The ingress classes the objects ask for that no IngressClass of the cluster (``classes``) provides.
+
+    An Ingress without a class counts as served when the cluster has any class (one may be the default).
+    """
+    wanted = {obj.get("spec", {}).get("ingressClassName") or "" for obj in ingresses(objects)}
+    return sorted(name for name in wanted if (name not in classes if name else not classes))

@@ -199,12 +199,25 @@ def test_registry_pushes_the_content_tag(make_context, tmp_path):
                                     line(["docker", "push", remote[0]])]
 
 
-def test_docker_desktop_and_in_cluster_builds_load_nothing(make_context, tmp_path):
+def test_docker_desktop_loads_nothing(make_context, tmp_path):
     project(tmp_path)
-    for config in ({"context": "docker-desktop", "provider": "docker-desktop"}, {"build_in_cluster": True}):
-        c = make_context(**config)
-        load_images(c, resolve(c), Report(), planned_images(resolve(c)))
-        assert commands_run(c) == []
+    c = make_context(context="docker-desktop", provider="docker-desktop")
+    load_images(c, resolve(c), Report(), planned_images(resolve(c)), ["postgres:15"])
+    assert commands_run(c) == []
+
+
+def test_building_in_minikube_still_asks_it_for_the_external_images(make_context, tmp_path, capsys):
+    # Issue 15: "3 image(s) already in the cluster, not loaded" while the node lacked postgres:15.
+    project(tmp_path)
+    images = planned_images(resolve(make_context(build_in_cluster=True)))
+    built_there = "".join(f"docker.io/library/{image.ref}\n" for image in images) + "registry.k8s.io/pause:3.10\n"
+    listing = line(["minikube", "-p", "minikube", "image", "ls"])
+    load = line(["minikube", "-p", "minikube", "image", "load", "postgres:15"])
+    c = make_context({listing: [ok(built_there), ok(built_there + "docker.io/library/postgres:15\n")],
+                      line(["docker", "image", "inspect", "postgres:15"]): ok(), load: ok()}, build_in_cluster=True)
+    load_images(c, resolve(c), Report(), images, ["postgres:15"])
+    assert [command for command in commands_run(c) if "image load" in command] == [load]
+    assert "2 image(s) already in the cluster" in capsys.readouterr().out
 
 
 def test_a_rebuild_that_gives_another_image_gets_another_run_tag(make_context, tmp_path):

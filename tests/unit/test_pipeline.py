@@ -86,6 +86,7 @@ def answers(tmp_path, cfg, first: bool) -> dict:
               line([*kubectl, "get", "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l",
                     SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),
               **{command: ok("ok") for command in http_lines(kubectl)},
+              line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("ingressclass.networking.k8s.io/nginx\n"),
               **{line([*kubectl, "rollout", "status", name, "--timeout=180s"]): ok() for name in WORKLOADS}}
     for image in images:
         built = ok(f"{image.image_id} 150000000")
@@ -109,8 +110,11 @@ def answers(tmp_path, cfg, first: bool) -> dict:
     listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
     result.update({command: ok() for command in loads})
     if listing:
-        everything = "\n".join(f"docker.io/library/{ref}" for ref in [POSTGRES, *(i.local_ref for i in images)])
-        result[line(listing)] = [ok(""), ok(everything)] if first else ok(everything)
+        ours = "\n".join(f"docker.io/library/{image.local_ref}" for image in images)
+        everything = f"docker.io/library/{POSTGRES}\n{ours}"
+        # What was built in minikube's daemon is there at once; postgres is not.
+        before = ok(ours) if cfg.build_in_cluster else ok("")
+        result[line(listing)] = [before, ok(everything)] if first else ok(everything)
     return result
 
 
@@ -334,3 +338,19 @@ def test_deploy_force_makes_the_cluster_run_the_rebuilt_images(make_context, tmp
     running = {container["image"] for obj in applied(c, "Deployment")
                for container in obj["spec"]["template"]["spec"]["containers"]}
     assert running == {image.cluster_ref for image in new} and not running & {image.cluster_ref for image in old}
+
+
+
+def test_the_summary_offers_no_ingress_that_no_controller_serves(make_context, tmp_path, capsys):
+    # minikube with the ingress addon disabled (issue 15): preflight warns, and the summary must not offer it.
+    project(tmp_path)
+    cfg = resolve(make_context())
+    disabled = json.dumps({"ingress": {"Profile": "minikube", "Status": "disabled"}})
+    kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
+    c = make_context({**answers(tmp_path, cfg, first=False),
+                      line(["minikube", "-p", "minikube", "addons", "list", "--output", "json"]): ok(disabled),
+                      line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("")})
+    deploy_release(c, resolve(c), Report(), Deploy())
+    out = capsys.readouterr().out
+    assert "http://todo.local" not in out and "invoke port-forward --context minikube" in out
+    assert "no controller serves class nginx" in out and "minikube -p minikube addons enable ingress" in out

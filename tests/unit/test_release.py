@@ -6,7 +6,7 @@ from tests.unit.fixtures import ENV, chart_render, line, not_found, project, sec
 from todoops.config import resolve
 from todoops.images import planned_images
 from todoops.release import (external_images, ingress_hosts, load_manifests, release_objects, repository_of,
-                             secret_checksum, suite_values, with_release)
+                             secret_checksum, suite_values, unserved_classes, with_release)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
@@ -75,3 +75,13 @@ def test_any_other_release_secret_values_or_helm_render_the_chart_with_the_suite
     assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in objects} == {cfg.release}
     assert f"existingSecret={cfg.secret_name}" in template_line(cfg)
     assert all(f"--values {tmp_path}/{path}" in template_line(cfg) for path in config.get("chart_values", []))
+
+
+def test_an_ingress_is_served_only_by_a_controller_of_its_class():
+    def ingress(name: str) -> dict:
+        return {"kind": "Ingress", "spec": {"ingressClassName": name, "rules": [{"host": "todo.local"}]}}
+
+    assert unserved_classes([ingress("nginx")], {"nginx"}) == []
+    assert unserved_classes([ingress("nginx")], {"traefik"}) == ["nginx"]
+    assert unserved_classes([ingress("")], set()) == [""] and unserved_classes([ingress("")], {"traefik"}) == []
+    assert unserved_classes([{"kind": "Service"}], set()) == []

@@ -208,7 +208,8 @@ def build(c: Context, cfg: Settings, report: Report, force: bool = False, no_cac
     for image in result:
         what = as_done(cfg.dry_run, "built") + ("" if cfg.dry_run else f" in {image.seconds:.0f}s") if image.built \
             else "unchanged, not rebuilt"
-        report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB, runs as {image.cluster_ref}")
+        runs = f", runs as {image.cluster_ref}" if image.image_id else ""
+        report.line("ok", f"{image.ref}: {what}, {image.size / 1e6:.0f} MB{runs}")
     return result
 
 

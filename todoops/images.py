@@ -30,7 +30,7 @@ from .commands import Together, probe, run, side_by_side
 from .config import ImageSpec, Settings, resolve
 from .dockerignore import sent_files
 from .errors import ExitCode, fail
-from .preflight import require_cluster
+from .preflight import require_cluster, target
 from .providers import cluster_repository, docker_env, in_cluster_build, load, present
 from .report import Report, as_done
 
@@ -254,7 +254,8 @@ FLAG_HELP = {
 def build_images(c, force=False, no_cache=False, build_in_cluster=None, dry_run=False):
     """Build the backend and frontend images under content-addressed tags (skips unchanged ones)."""
     cfg = resolve(c, dry_run=dry_run, build_in_cluster=build_in_cluster)
-    build(c, cfg, Report(), force=force, no_cache=no_cache)
+    # Building into minikube needs to know it is minikube (and which profile) without a cluster guard.
+    build(c, target(c, cfg) if cfg.build_in_cluster else cfg, Report(), force=force, no_cache=no_cache)
 
 
 @task(name="load", help={**FLAG_HELP, "context": "Kube context to load into (a non-local one must be named here)."},

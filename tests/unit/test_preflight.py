@@ -297,3 +297,14 @@ def test_a_plain_deploy_after_cluster_up_targets_the_current_kind_cluster(make_c
     plain = make_context(table, **{**named, "context": "", "provider": ""})
     deploy_release(plain, resolve(plain), Report(), Deploy())
     assert commands_run(plain) == [CURRENT, *commands_run(explicit)]
+
+
+def test_building_into_minikube_settles_the_provider_first(make_context, monkeypatch):
+    from todoops import images
+
+    built = []
+    monkeypatch.setattr(images, "build", lambda c, cfg, report, **flags: built.append(cfg))
+    c = make_context({CURRENT: ok("minikube\n")}, context="", provider="")
+    images.build_images(c, build_in_cluster="true")
+    images.build_images(c)
+    assert [(cfg.context, cfg.provider) for cfg in built] == [("minikube", "minikube"), ("", "")]

@@ -169,5 +169,7 @@ def unreachable_kubeconfig(context: str, folder: Path) -> Path:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # A token, so kubectl does not stop to ask for a user name.
     return write_kubeconfig(folder / "kubeconfig-unreachable", context,
-                            {"server": f"https://127.0.0.1:{port}", "insecure-skip-tls-verify": True}, {})
+                            {"server": f"https://127.0.0.1:{port}", "insecure-skip-tls-verify": True},
+                            {"token": "none"})

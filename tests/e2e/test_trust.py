@@ -7,11 +7,13 @@ choosing. Faults are real: the API server answering 503 to one chosen call
 where nothing listens. Every test works in its own uuid-named namespace.
 
 The fixture interface is small on purpose (``Site``: kubeconfig, context, a
-fresh namespace name); ``site`` below is the one place that adapts it to the
-cluster fixtures of tests/e2e/conftest.py.
+fresh namespace name); ``site`` below is the one place that says which cluster:
+the kind cluster of `invoke cluster.up` (context ``kind-<cluster.name>``) in
+the kubeconfig kubectl uses. A cluster that does not answer fails the tests.
 """
 
 import json
+import os
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -21,7 +23,6 @@ import pytest
 from invoke import Config, Context, Exit
 
 from tests.e2e import faults
-from tests.e2e.harness import config as harness_config
 from tests.e2e.todoapp import tool_path
 from tests.unit.fixtures import ENV, project
 from todoops.cleanup import clean_release
@@ -34,6 +35,7 @@ from todoops.secrets import prepare
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
+CONTEXT = f"kind-{DEFAULTS['todoops']['cluster']['name']}"
 # A .env that leaves both generatable values to the suite: losing them is the data loss under test.
 GENERATED = {**ENV, "JWT_SECRET": "", "POSTGRES_PASSWORD": ""}
 RESTRICTED = {"runAsNonRoot": True, "runAsUser": 1001, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -78,7 +80,8 @@ class Site:
         if not root.exists():
             root.mkdir()
             project(root, GENERATED)
-        config = Config(defaults=DEFAULTS)
+        config = Config()
+        config.load_collection(DEFAULTS)
         config.load_overrides({
             "todoops": {"root": str(root), "cache_dir": str(root / ".cache"), "namespace": self.namespace,
                         "context": self.context, "provider": "kind"},
@@ -89,9 +92,12 @@ class Site:
 
 
 @pytest.fixture
-def site(kube, tmp_path) -> Site:
+def site(tmp_path) -> Site:
     """The cluster's kubeconfig and context, and a namespace name of this test's own (removed afterwards)."""
-    here = Site(Path(kube.kubeconfig), harness_config.KUBE_CONTEXT, f"e2e-trust-{uuid.uuid4().hex[:10]}", tmp_path)
+    kubeconfig = Path((os.environ.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep)[0]).expanduser()
+    here = Site(kubeconfig, CONTEXT, f"e2e-trust-{uuid.uuid4().hex[:10]}", tmp_path)
+    if here.kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
+        pytest.fail(f"the cluster of context {CONTEXT} does not answer: start it with `invoke cluster.up`")
     yield here
     subprocess.run(["helm", "--kubeconfig", str(here.kubeconfig), "--kube-context", here.context, "-n",
                     here.namespace, "uninstall", "todo-app"], capture_output=True, timeout=300,

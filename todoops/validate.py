@@ -25,7 +25,7 @@ from .config import SECONDS, Settings, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .known_secrets import load_known_secrets
-from .kube import get_json, kubectl, selector
+from .kube import get_json, kubectl, said, selector
 from .preflight import Check, context_checks, ok, show, targeted
 from .remote import checks_everywhere, task
 from .report import Report
@@ -162,11 +162,6 @@ def log_check(text: str) -> list[Check]:
     errors = [line for line in text.splitlines() if ERROR_LINE.search(line)]
     return [Check("logs", "warn", f"{len(errors)} error line(s), last: {errors[-1][:160]}", "read `invoke logs`")
             if errors else ok("logs", "no error lines")]
-
-
-def said(result: Result) -> str:
-    """The last line a failed command wrote to stderr, for a check's detail."""
-    return (result.stderr.strip().splitlines() or [f"exit code {result.exited}"])[-1][:160]
 
 
 def unread(name: str, command: Argv, result: Result) -> list[Check]:

@@ -23,6 +23,8 @@ export interface FakeBackend {
   url: string;
   requests: RecordedRequest[];
   reply: (next: Reply) => void;
+  /** The next `count` requests get no answer: their connection is reset (a backend pod going away). */
+  resetNext: (count: number) => void;
   close: () => Promise<void>;
 }
 
@@ -35,8 +37,14 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export async function startFakeBackend(): Promise<FakeBackend> {
   const requests: RecordedRequest[] = [];
   let nextReply: Reply = { status: 200, body: {} };
+  let resets = 0;
   const server: Server = createServer(async (request, response) => {
     requests.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: await readBody(request) });
+    if (resets > 0) {
+      resets -= 1;
+      request.socket.resetAndDestroy();
+      return;
+    }
     const hasBody = nextReply.body !== undefined;
     response.writeHead(nextReply.status, {
       ...(hasBody ? { "content-type": "application/json" } : {}),
@@ -51,6 +59,9 @@ export async function startFakeBackend(): Promise<FakeBackend> {
     requests,
     reply: (next) => {
       nextReply = next;
+    },
+    resetNext: (count) => {
+      resets = count;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -21,17 +21,27 @@ export class BackendUnavailable extends Error {
   }
 }
 
+// A kept-alive connection to the backend can fail before any answer when the backend closes it
+// as it is reused (a pod stopping in a rolling update, a restart). A request that changes nothing
+// is then safe to send once more; fetch opens a fresh connection, to a pod that serves. Others
+// are not repeated: the backend may have acted on them.
+const REPEATABLE_METHODS = new Set(["GET", "HEAD"]);
+
 export async function callBackend(pathAndQuery: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(backendUrl(pathAndQuery), {
-      ...init,
-      cache: "no-store",
-      redirect: "manual",
-      signal: AbortSignal.timeout(BACKEND_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
-    throw new BackendUnavailable(timedOut);
+  const attempts = REPEATABLE_METHODS.has((init.method ?? "GET").toUpperCase()) ? 2 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(backendUrl(pathAndQuery), {
+        ...init,
+        cache: "no-store",
+        redirect: "manual",
+        signal: AbortSignal.timeout(BACKEND_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+      // A timeout is not repeated: the backend is slow, not gone, and the user has waited enough.
+      if (timedOut || attempt >= attempts) throw new BackendUnavailable(timedOut);
+    }
   }
 }
 

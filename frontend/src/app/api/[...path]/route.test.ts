@@ -77,6 +77,28 @@ describe("the /api proxy", () => {
     expect(response.headers.get("set-cookie")).toMatch(/todo_session=;.*Max-Age=0/i);
   });
 
+  it("sends a GET once more when its connection is reset before any answer (a backend pod stopping)", async () => {
+    backend.reply({ status: 200, body: [{ id: 1 }] });
+    backend.resetNext(1);
+    const response = await GET(browserRequest("/api/tasks", { cookie: "todo_session=t" }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual([{ id: 1 }]);
+    expect(backend.requests.map((request) => `${request.method} ${request.url}`)).toEqual(["GET /api/tasks", "GET /api/tasks"]);
+  });
+
+  it("never repeats a request that may have changed something, and a second reset is a 502", async () => {
+    backend.resetNext(1);
+    const posted = await POST(browserRequest("/api/tasks", { method: "POST", body: '{"title":"once"}' }));
+    expect(posted.status).toBe(502);
+    expect(backend.requests.map((request) => request.method)).toEqual(["POST"]);
+    backend.requests.length = 0;
+    backend.resetNext(2);
+    const listed = await GET(browserRequest("/api/tasks"));
+    expect(listed.status).toBe(502);
+    expect(await listed.json()).toEqual({ detail: "The Todo service is unreachable.", code: "backend_unavailable" });
+    expect(backend.requests).toHaveLength(2);
+  });
+
   it("answers 502 in the backend's error shape when the backend is down", async () => {
     process.env.BACKEND_URL = `http://127.0.0.1:${await unusedPort()}`;
     const response = await GET(browserRequest("/api/tasks", { cookie: "todo_session=t" }));

@@ -121,8 +121,8 @@ def daemon_checks(c: Context, cfg: Settings) -> list[Check]:
         version = probe(c, ["ctr", "--address", cfg.containerd.address, "version"])
         checks.append(ok("containerd", f"answers at {cfg.containerd.address}") if version.ok else
                       Check("containerd", "fail", f"no answer at {cfg.containerd.address}",
-                            "start the node's containerd, or set INVOKE_TODOOPS_CONTAINERD_ADDRESS "
-                            "(e2e: `python -m tests.e2e.harness env`)", ExitCode.UNREACHABLE))
+                            "start the node's containerd, or point todoops.containerd.address "
+                            "(INVOKE_TODOOPS_CONTAINERD_ADDRESS) at its socket", ExitCode.UNREACHABLE))
     if cfg.provider == "registry" and not cfg.registry:
         checks.append(Check("registry", "fail", "no registry address",
                             "set todoops.registry (host:port/path) or INVOKE_TODOOPS_REGISTRY", ExitCode.BAD_INPUT))
@@ -182,7 +182,7 @@ def context_checks(c: Context, cfg: Settings) -> list[Check]:
     if ready.ok:
         return checks + [ok("cluster", "reachable")]
     name = cfg.context.split("-", 1)[-1]
-    hint = UNREACHABLE_HINTS.get(cfg.provider, "start the cluster (e2e: `invoke e2e.up`)").format(
+    hint = UNREACHABLE_HINTS.get(cfg.provider, "start the cluster (a local one: `invoke cluster.up`)").format(
         context=cfg.context, name=name)
     return checks + [Check("cluster", "fail", f"{cfg.context} does not answer", hint, ExitCode.UNREACHABLE)]
 

@@ -149,6 +149,9 @@ def test_containerd_down_and_registry_without_address(make_context, tmp_path):
     checks, _ = gather(c, resolve(c))
     assert [check.detail for check in checks if check.status == "fail"] == [
         "no answer at /run/e2e/containerd.sock"]
+    # The hint names the setting the suite reads, not the retired e2e harness.
+    [hint] = [check.hint for check in checks if check.status == "fail"]
+    assert "todoops.containerd.address" in hint and "harness" not in hint
     c = make_context(preflight_ok(), provider="registry")
     checks, _ = gather(c, resolve(c))
     assert [check.name for check in checks if check.status == "fail"] == ["registry"]

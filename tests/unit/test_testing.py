@@ -1,9 +1,13 @@
+import shlex
+
 import pytest
 from invoke import Exit, Result
 
 from tests.conftest import commands_run
 from todoops.report import Report
-from todoops.testing import Counts, Suite, plain_counts, pytest_counts, run_suite, select, suites, vitest_counts
+from todoops import testing
+from todoops.testing import (Counts, Suite, e2e_wanted, plain_counts, pytest_counts, run_suite, select, suites,
+                             vitest_counts)
 
 
 @pytest.mark.parametrize("output, expected", [
@@ -71,3 +75,31 @@ def test_select_skips_absent_suites_and_e2e_by_default(tmp_path):
 def test_the_backend_suite_builds_its_venv_before_the_tests_that_start_the_backend(tmp_path):
     order = [suite.name for suite in suites(tmp_path)]
     assert order.index("backend") < order.index("suite") < order.index("browser")
+
+
+@pytest.mark.parametrize("asked, environ, wanted", [
+    (False, {}, False),
+    (True, {}, True),
+    (False, {"CI": "true"}, True),
+    (False, {"CI": "1"}, True),
+    (False, {"CI": "false"}, False),
+    (False, {"CI": ""}, False),
+])
+def test_e2e_runs_when_asked_or_in_ci(asked, environ, wanted):
+    assert e2e_wanted(asked, environ) is wanted
+
+
+def test_a_running_cluster_is_no_reason_to_run_the_e2e_tests(make_context, tmp_path, monkeypatch):
+    # Strict MockContext: only the suite's own pytest may run, no probe of any cluster.
+    monkeypatch.delenv("CI", raising=False)
+    (tmp_path / "tests/unit").mkdir(parents=True)
+    (tmp_path / "tests/e2e").mkdir(parents=True)
+    [unit] = [s for s in suites(tmp_path) if s.name == "suite"]
+    c = make_context({shlex.join(unit.command): Result(stdout="3 passed in 0.1s")})
+    testing.test(c)
+    assert commands_run(c) == [shlex.join(unit.command)]
+
+
+def test_the_e2e_suite_prints_every_test_duration(tmp_path):
+    [e2e] = [s for s in suites(tmp_path) if s.name == "e2e"]
+    assert " -m e2e --durations=0 " in shlex.join(e2e.command)

@@ -125,8 +125,9 @@ def run(
             out_stream=streams[0] if streams else None,
             err_stream=streams[1] if streams else None,
             # A pty (`invoke --pty`, INVOKE_RUN_PTY=1) never delivers end-of-file, so a
-            # command reading its stdin to the end would wait forever.
-            **({"pty": False} if stdin is not None else {}),
+            # command reading its stdin to the end would wait forever; and it merges
+            # stderr into stdout, so captured output (JSON, a NotFound) would not parse.
+            **({"pty": False} if stdin is not None or hide else {}),
         )
     finally:
         # A last line without its newline is shown once the command is done.

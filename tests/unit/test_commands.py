@@ -82,6 +82,12 @@ def test_stdin_fed_commands_finish_under_invoke_pty():
     assert (result.exited, result.stdout.strip()) == (0, "3")
 
 
+def test_probes_keep_stdout_and_stderr_apart_under_invoke_pty():
+    pty_context = Context(Config(overrides={"run": {"pty": True}}))
+    result = probe(pty_context, [sys.executable, "-c", "import sys; print('{}'); print('NotFound', file=sys.stderr)"])
+    assert (result.stdout, result.stderr) == ("{}\n", "NotFound\n")
+
+
 READY = re.compile(r"serving on port (?P<port>\d+)")
 
 

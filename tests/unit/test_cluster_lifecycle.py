@@ -279,3 +279,34 @@ def test_a_wait_that_times_out_says_where_to_look(make_context):
     with pytest.raises(Exit) as error:
         addons.wait_nodes(c, CONTEXT, dry_run=False)
     assert error.value.code == ExitCode.UNREACHABLE and "describe nodes" in error.value.message
+
+
+CURRENT = line(["kubectl", "config", "current-context"])
+
+
+def readyz(context: str) -> str:
+    return line(["kubectl", "--context", context, "get", "--raw", "/readyz", "--request-timeout", "5s"])
+
+
+def test_keep_current_keeps_a_running_minikube_and_makes_nothing(make_context, capsys):
+    expected = [CURRENT, readyz("minikube")]
+    c = make_context({CURRENT: ok("minikube\n"), readyz("minikube"): ok("ok")})
+    lifecycle.up(c, resolve(c), Report(), keep_current=True)
+    assert commands_run(c) == expected
+    assert "current context minikube is a local cluster that answers: kept" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("current, answers", [
+    ("", {}),                                             # no cluster at all yet: make the kind one
+    ("minikube", {readyz("minikube"): failed("connection refused")}),   # a stopped minikube is no cluster
+    ("gke_prod_europe", {}),                              # a remote context is never "kept" for a local one
+    ("kind-todo", {}),                                    # our own cluster: up converges it as usual
+])
+def test_keep_current_makes_the_kind_cluster_when_the_current_context_is_no_running_local_one(
+        make_context, current, answers):
+    c = make_context({CURRENT: ok(current + "\n"), **answers, DAEMON: failed("no daemon")})
+    with pytest.raises(Exit) as stopped:
+        lifecycle.up(c, resolve(c), Report(), keep_current=True)
+    # It went on to make the cluster: its preflight ran (and stopped here on the missing daemon).
+    assert commands_run(c)[-1] == DAEMON
+    assert stopped.value.code == ExitCode.PREFLIGHT

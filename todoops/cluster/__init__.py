@@ -34,10 +34,12 @@ def image(c, rebuild=False, dry_run=False):
 @task(help={"nodes": "Nodes in all: one control plane plus workers (default: cluster.nodes, 1).",
             "name": "Cluster name (default: cluster.name, todo); the kube context is kind-NAME.",
             "registry": "Also run the local registry kind-registry on 127.0.0.1:5001 for the nodes.",
+            "keep_current": "When the current kube context is another local cluster that answers "
+                            "(e.g. a running minikube), keep it and make nothing.",
             "dry_run": DRY_RUN})
-def up(c, nodes=None, name=None, registry=False, dry_run=False):
+def up(c, nodes=None, name=None, registry=False, keep_current=False, dry_run=False):
     """Create or reuse the kind cluster and wait until it is ready (nodes, DNS, storage, metrics)."""
-    lifecycle.up(c, settings(c, dry_run, nodes, name), Report(), with_registry=registry)
+    lifecycle.up(c, settings(c, dry_run, nodes, name), Report(), with_registry=registry, keep_current=keep_current)
 
 
 @task(help={"name": "Cluster name (default: cluster.name, todo).",

@@ -6,6 +6,7 @@ a missing one is created; then it waits until the cluster is ready for the
 suite. Each phase prints its time.
 """
 import json
+from dataclasses import replace
 
 from invoke import Context
 
@@ -13,6 +14,7 @@ from ..bases import docker_problems
 from ..commands import probe, run
 from ..config import Settings
 from ..errors import ExitCode, fail
+from ..preflight import looks_local
 from ..report import Report
 from . import addons, kind, network, node_image, registry
 
@@ -55,7 +57,8 @@ def reuse(c: Context, cfg: Settings, containers: list[str], report: Report) -> N
     report.line("ok", f"kind cluster {cluster.name} exists with {len(containers)} node(s): reused")
     for node in kind.stopped(c, containers):
         run(c, ["docker", "start", node], mutates=True, dry_run=cfg.dry_run)
-    contexts = probe(c, ["kubectl", "config", "get-contexts", "-o", "name"]).stdout.split()
+    # One name per line: a context name may hold spaces.
+    contexts = probe(c, ["kubectl", "config", "get-contexts", "-o", "name"]).stdout.splitlines()
     if cluster.context not in contexts:
         run(c, ["kind", "export", "kubeconfig", "--name", cluster.name], mutates=True, dry_run=cfg.dry_run)
 
@@ -85,7 +88,21 @@ def make_ready(c: Context, cfg: Settings, report: Report) -> None:
         addons.install_metrics_server(c, context, dry_run)
 
 
-def up(c: Context, cfg: Settings, report: Report, with_registry: bool = False) -> None:
+def other_local_cluster(c: Context, cfg: Settings) -> str | None:
+    """The kubeconfig's current context when it is another local cluster that answers (a running minikube)."""
+    current = probe(c, ["kubectl", "config", "current-context"]).stdout.strip()
+    if not current or current == cfg.cluster.context or not looks_local(replace(cfg, context=current)):
+        return None
+    ready = probe(c, ["kubectl", "--context", current, "get", "--raw", "/readyz", "--request-timeout", "5s"])
+    return current if ready.ok else None
+
+
+def up(c: Context, cfg: Settings, report: Report, with_registry: bool = False, keep_current: bool = False) -> None:
+    kept = other_local_cluster(c, cfg) if keep_current else None
+    if kept:
+        report.line("ok", f"current context {kept} is a local cluster that answers: kept, no kind cluster made "
+                          "(without --keep-current, cluster.up makes it)")
+        return
     preflight(c, cfg)
     cluster = cfg.cluster
     exists = cluster.name in kind.clusters(c)

@@ -71,12 +71,17 @@ def secret_checksum(c: Context, cfg: Settings) -> str:
 
 
 def suite_values(cfg: Settings, images: Sequence[BuiltImage], checksum: str = "") -> list[str]:
-    """helm arguments: the user's values files, then what the suite decides (images, Secret name and checksum)."""
+    """helm arguments: the user's values files, then what the suite decides (images, Secret name and checksum).
+
+    A tag is hex, and ``--set`` reads one made of decimal digits only (about one content tag in 280)
+    as a number, which the schema refuses: tags go as strings.
+    """
     values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
     pull_policy = provider_for(cfg).pull_policy
     for image in images:
         repository, _, tag = image.cluster_ref.rpartition(":")
-        values += ["--set", f"{image.name}.image.repository={repository}", "--set", f"{image.name}.image.tag={tag}",
+        values += ["--set", f"{image.name}.image.repository={repository}",
+                   "--set-string", f"{image.name}.image.tag={tag}",
                    "--set", f"{image.name}.image.pullPolicy={pull_policy}"]
     return values + ["--set", f"existingSecret={cfg.secret_name}", "--set", f"secretChecksum={checksum}"]
 

@@ -5,6 +5,7 @@ rewrites them, and the diff is reviewed like code.
 """
 import os
 import re
+from dataclasses import replace
 
 import pytest
 from invoke import Context, Exit
@@ -151,6 +152,15 @@ def test_another_release_and_secret_name_reach_every_object(method):
     assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in objects} == {"staging"}
     assert all(obj["metadata"]["name"].startswith("staging-todo-app") for obj in objects)
     assert secret_names(objects) == {"staging-secrets"}
+
+
+def test_content_tags_that_read_as_numbers_reach_the_pods_as_written():
+    # 12 hex digits are all decimal ones about once in 280 builds: helm's --set reads that as a number.
+    cfg = resolve(Context(config=context_config(ROOT, method="helm")))
+    images = [replace(image, tag=tag) for image, tag in zip(planned_images(cfg), ("123456789012", "1234e5678901"))]
+    refs = {container["image"] for obj in release_objects(Context(), cfg, images)
+            for container in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])}
+    assert {"todo-backend:123456789012", "todo-frontend:1234e5678901"} <= refs
 
 
 def test_helm_deploys_read_images_and_hosts_from_the_chart_with_the_user_values(tmp_path):

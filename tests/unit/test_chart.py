@@ -20,7 +20,7 @@ GET_SECRET = line(["kubectl", "--context", "minikube", "--namespace", "todo-app"
 def upgrade_line(tmp_path, images) -> str:
     sets = []
     for image in images:
-        sets += ["--set", f"{image.name}.image.repository={image.repository}", "--set",
+        sets += ["--set", f"{image.name}.image.repository={image.repository}", "--set-string",
                  f"{image.name}.image.tag={image.tag}", "--set", f"{image.name}.image.pullPolicy=Never"]
     return line([*HELM, "upgrade", "--install", "todo-app", str(tmp_path / "helm" / "todo-app"), *sets,
                  "--set", "existingSecret=todo-app-secrets", "--set", "secretChecksum="])

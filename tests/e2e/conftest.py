@@ -1,76 +1,77 @@
-"""Fixtures for tests against the real e2e cluster (see tests/e2e/README.md).
+"""Fixtures for tests against a real kind cluster (see tests/e2e/README.md).
 
-The session brings the cluster up when it is not running and takes it down
-afterwards only in that case, so a developer's long-lived cluster survives a
-test run. Every test gets its own uuid-named, labelled namespace, deleted in
-teardown. A cluster that cannot start fails the tests: it never skips them.
+The session uses the running kind cluster of `invoke cluster.up` (context
+``kind-<cluster.name>``, kubeconfig $KUBECONFIG or kubectl's default); when
+there is none it brings one up itself and deletes it afterwards, only in that
+case, so a developer's long-lived cluster survives a test run. Every test gets
+its own uuid-named, labelled namespace, deleted in teardown. A cluster that
+cannot start fails the tests: it never skips them.
 """
 
 import json
-import subprocess
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.harness import cluster, config, images
+from tests.e2e.todoapp import Cluster, ClusterUnavailable, kind_cluster, sh
 
 TEST_LABEL = {"app.kubernetes.io/managed-by": "todoops-e2e-tests"}
-# Built locally by `invoke images.bases`, loaded into the cluster once per session.
+# Built locally by `invoke images.bases`, loaded into every node once per session.
 TEST_IMAGES = ("debian:bookworm-slim", "python:3.11-slim")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: needs the real single-node cluster of tests/e2e")
+    config.addinivalue_line("markers", "e2e: needs a real kind cluster (`invoke cluster.up`)")
 
 
 @dataclass(frozen=True)
 class Kube:
-    """kubectl bound to the e2e cluster's kubeconfig and context (never the developer's current one)."""
+    """kubectl on the cluster's context, in one namespace (never the developer's current context)."""
 
-    kubeconfig: str
+    cluster: Cluster
     namespace: str = "default"
 
+    @property
+    def kubeconfig(self) -> str:
+        return self.cluster.kubeconfig
+
+    @property
+    def context(self) -> str:
+        return self.cluster.context
+
     def run(self, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
-        argv = ["kubectl", "--kubeconfig", self.kubeconfig, "--context", config.KUBE_CONTEXT,
-                "--namespace", self.namespace, *args]
-        completed = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
-        if completed.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} failed:\n{completed.stderr}")
-        return completed.stdout
+        return self.cluster.kubectl(*args, namespace=self.namespace, stdin=stdin, timeout=timeout)
 
     def apply(self, *objects: dict) -> None:
         self.run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
     def in_namespace(self, namespace: str) -> "Kube":
-        return Kube(self.kubeconfig, namespace)
+        return Kube(self.cluster, namespace)
 
 
 @pytest.fixture(scope="session")
-def e2e_cluster():
-    """The cluster's environment (KUBECONFIG, containerd address); started here if it was not running."""
-    states = cluster.component_states(config.state_paths())
-    brought_up = not all(states.values())
-    if brought_up and cluster.up() != 0:
-        # up printed the failing component's log tail; leave no half-started daemons behind.
-        cluster.down()
-        pytest.fail("the e2e cluster did not start: see the captured output above")
-    yield cluster.environment()
-    if brought_up:
-        cluster.down()
+def e2e_cluster() -> Cluster:
+    """The kind cluster; brought up here (and down after the session) when it was not running."""
+    try:
+        with kind_cluster() as cluster:
+            yield cluster
+    except ClusterUnavailable as error:
+        pytest.fail(f"the kind cluster did not start: {error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def kube(e2e_cluster) -> Kube:
-    return Kube(e2e_cluster["KUBECONFIG"])
+    return Kube(e2e_cluster)
 
 
 @pytest.fixture(scope="session")
 def test_images(e2e_cluster) -> tuple[str, ...]:
-    missing = [image for image in TEST_IMAGES if not images.docker_has(image)]
+    missing = [image for image in TEST_IMAGES
+               if sh(["docker", "image", "inspect", image], check=False).returncode != 0]
     if missing:
         pytest.fail(f"local images missing: {', '.join(missing)}; build them with `invoke images.bases`")
-    images.load(list(TEST_IMAGES), socket=config.state_paths().containerd_socket)
+    e2e_cluster.load(*TEST_IMAGES)
     return TEST_IMAGES
 
 

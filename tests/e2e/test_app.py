@@ -1,46 +1,31 @@
-"""The suite end to end on the real cluster: issue 7's tests 1-7, in that order.
+"""The suite end to end on the kind cluster: issue 7's tests 1-7, in that order.
 
 Every test drives the real CLI (``.venv/bin/invoke``) as a subprocess in a copy
-of the project (tests.e2e.todoapp.Project): the e2e cluster's kubeconfig and
-context, the containerd provider, a throw-away ``.env`` and a uuid-named
-namespace. Tests 1-5 and 7 share one kubectl-deployed namespace (a module
-fixture: deploying costs minutes on a busy machine), so they run in order and a
-later one relies on the earlier ones; test 6 deploys with helm in its own one.
+of the project (tests.e2e.todoapp.Project): the kind cluster's context
+(``kind-todo``), the kind provider (``kind load docker-image``), a throw-away
+``.env`` and a uuid-named namespace. Tests 1-5 and 7 share one kubectl-deployed
+namespace (a module fixture: deploying costs minutes on a busy machine), so they
+run in order and a later one relies on the earlier ones; test 6 deploys with
+helm in its own one, with the provider left to the context's name (kind-* -> kind).
 """
 
 import json
-import re
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from tests.e2e.todoapp import (FRONTEND, SELECTOR, Project, TodoClient, Traffic,
-                               new_namespace, port_forward, wait_http)
+from tests.e2e.todoapp import (FRONTEND, FRONTEND_PORT, RELEASE, SELECTOR, Project, TodoClient, command_lines,
+                               new_namespace, port_forward, ready, rollout_under_traffic, sh)
 
 pytestmark = pytest.mark.e2e
 
-FRONTEND_PORT = 3000
 # Short enough that a broken rollout is diagnosed within minutes, long enough for a busy node.
 FAILING_ROLLOUT_TIMEOUT = "75"
 BUILD_LINE = "docker build"
-LOAD_LINE = "images import"
+LOAD_LINE = "kind load docker-image"
 DATA = ("persisted across pod deletion", "and this one too")
-
-
-ECHOED = re.compile(r"^(\[[\w-]+\] )?\$ ")
-
-
-def command_lines(output: str, needle: str) -> list[str]:
-    """The echoed commands (``$ ...``, or ``[backend] $ ...`` from a parallel build) that contain ``needle``."""
-    return [line for line in output.splitlines() if ECHOED.match(line.lstrip()) and needle in line]
-
-
-def ready(pod: dict) -> bool:
-    """Serving: Ready and not on its way out (a stopping pod drains for drainSeconds while still Ready)."""
-    return "deletionTimestamp" not in pod["metadata"] and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +33,7 @@ def app(e2e_cluster, pristine, tmp_path_factory):
     """The project copy all kubectl-method tests share, and its namespace (not created yet)."""
     project = Project.create(tmp_path_factory.mktemp("app"), new_namespace(), e2e_cluster, source=pristine)
     yield project
-    project.invoke("clean", "--yes", check=False, timeout=600)
-    # Wait until its pods are gone: while they run, later tests' clean must keep the images they use.
-    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--timeout=180s", check=False,
-                    timeout=240)
-    print("\n".join(project.log))
+    project.remove()
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +91,7 @@ def test_3_backend_change_rolls_only_backend_with_zero_failed_requests(app, user
     frontend_before = {p["metadata"]["uid"] for p in app.component_pods("frontend")}
     backend_before = {p["metadata"]["uid"] for p in app.component_pods("backend")}
     database_before = {p["metadata"]["uid"] for p in app.component_pods("postgresql")}
-    # Unique per run: the tag is content-addressed, and an earlier run's image would not be rebuilt.
-    app.append("backend/app/main.py", f"# e2e test 3: a harmless change to the backend source ({uuid.uuid4()})\n")
-    with port_forward(app, f"service/{FRONTEND}", FRONTEND_PORT) as base:
-        headers = {"cookie": user["cookie"]}
-        wait_http(f"{base}/api/healthz")
-        with Traffic(f"{base}/api/tasks", headers, rate=20, limit=900) as traffic:
-            changed = app.invoke("deploy")
-            # Keep hitting the app a little after the rollout: terminating pods must not drop requests.
-            traffic._stop.wait(5)
+    changed, traffic = rollout_under_traffic(app, user["cookie"], "e2e test 3")
     builds = command_lines(changed.output, BUILD_LINE)
     loads = command_lines(changed.output, LOAD_LINE)
     assert len(builds) == 1 and "todo-backend:" in builds[0], builds
@@ -130,7 +103,7 @@ def test_3_backend_change_rolls_only_backend_with_zero_failed_requests(app, user
     serving = {p["metadata"]["uid"] for p in backend_after if ready(p)}
     assert serving and not serving & backend_before
     assert all("deletionTimestamp" in p["metadata"] for p in backend_after if p["metadata"]["uid"] in backend_before)
-    print(f"traffic during the rollout: {traffic.ok} ok, {len(traffic.failures)} failed")
+    print(f"traffic during the rollout: {traffic.summary()}")
     assert traffic.total >= 20 * 10, f"only {traffic.total} requests were made"
     assert traffic.failures == [], traffic.failures[:20]
 
@@ -208,31 +181,28 @@ def test_5_failure_is_diagnosed_and_previous_version_keeps_serving(app, user, ki
 
 
 @pytest.fixture
-def helm_app(e2e_cluster, pristine, tmp_path_factory, kube):
-    """A second copy deployed with helm into a namespace the test creates (so clean must keep it)."""
+def helm_app(e2e_cluster, pristine, tmp_path_factory):
+    """A second copy deployed with helm into a namespace the test creates (so clean must keep it).
+
+    No provider is named: the suite must take kind from the context's name.
+    """
     project = Project.create(tmp_path_factory.mktemp("helm"), new_namespace("e2e-helm"), e2e_cluster,
-                             source=pristine, method="helm")
+                             source=pristine, method="helm", provider=None)
     project.kubectl("create", "namespace", project.namespace)
     yield project
-    project.invoke("clean", "--yes", check=False, timeout=600)
-    # Wait until its pods are gone: while they run, later tests' clean must keep the images they use.
-    project.kubectl("delete", "namespace", project.namespace, "--ignore-not-found", "--timeout=180s", check=False,
-                    timeout=240)
-    print("\n".join(project.log))
+    project.remove()
 
 
 def helm_history(project: Project) -> list[dict]:
-    from tests.e2e.todoapp import tool_path
-    completed = subprocess.run(["helm", "--kube-context", project.cluster["TODOOPS_KUBE_CONTEXT"], "-n",
-                                project.namespace, "history", "todo-app", "-o", "json"],
-                               env={**project.env(), "PATH": tool_path()}, capture_output=True, text=True,
-                               timeout=60, check=True)
-    return json.loads(completed.stdout)
+    listed = sh(["helm", "--kube-context", project.cluster.context, "-n", project.namespace, "history", RELEASE,
+                 "-o", "json"], env=project.env(), timeout=60)
+    return json.loads(listed.stdout)
 
 
 def test_6_helm_install_upgrade_rollback(helm_app):
     helm_app.invoke("prepare-secrets")
-    helm_app.invoke("deploy")
+    first = helm_app.invoke("deploy")
+    assert f"{helm_app.cluster.context} (configured), provider kind (from context)" in first.output, first.output
     helm_app.invoke("validate")
     assert [entry["revision"] for entry in helm_history(helm_app)] == [1]
 

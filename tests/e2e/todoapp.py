@@ -1,12 +1,15 @@
-"""Helpers for the end-to-end tests of the suite itself (tests/e2e/test_app*.py, bench/e2e_deploy.py).
+"""Helpers for the end-to-end tests of the suite itself (tests/e2e/test_*.py, bench/e2e_deploy.py).
 
+- ``Cluster``: the kind cluster of `invoke cluster.up` (context ``kind-<cluster.name>``,
+  the kubeconfig of $KUBECONFIG or kubectl's default), its nodes and what they hold.
+  ``kind_cluster()`` uses the running one, or brings one up (and down again) itself.
 - ``Project``: a throw-away copy of the repository (no .git, node_modules,
   virtualenvs, build outputs or the developer's .env) with a test ``.env``, and
   the real CLI (``.venv/bin/invoke``) run in it as a subprocess, pointed at the
-  e2e cluster and at one namespace through ``INVOKE_TODOOPS_*`` variables.
+  cluster and at one namespace through ``INVOKE_TODOOPS_*`` variables.
   Edits for a test happen in the copy: the real working tree is never touched.
 - ``port_forward``: ``kubectl port-forward`` on 127.0.0.1, the local port
-  kubectl chose, stopped on exit.
+  kubectl chose, stopped on exit (the suite's own ``commands.background``).
 - ``Traffic``: a bounded HTTP client at a fixed rate that records every failure.
 - ``TodoClient``: register/log in/add tasks through the frontend's /api proxy.
 """
@@ -28,10 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.harness import config as harness_config
+from invoke import Config, Context
+
+from todoops.commands import background
+from todoops.config import DEFAULTS, Settings, env_name, resolve
 
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = REPO / ".venv" / "bin" / "invoke"
+# A cluster the tests bring up themselves: a control plane and two workers, the
+# most that fits our 2-core machines, so the multi-node tests have nodes to use.
+E2E_NODES = 3
 # Never copied: big, machine-specific, generated, or secret (the developer's .env).
 _IGNORED = shutil.ignore_patterns(
     ".git", "node_modules", ".venv", ".next", "test-artifacts", "__pycache__", ".pytest_cache",
@@ -41,12 +50,135 @@ _IGNORED = shutil.ignore_patterns(
 def COPY_IGNORE(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (a copytree ignore callable)
     # .env.example documents the keys (preflight reads it); every other .env* may hold real secrets.
     return _IGNORED(folder, names) - {".env.example"}
+
+
 # The objects the chart and k8s/ name (release todo-app).
 RELEASE = "todo-app"
 BACKEND = f"{RELEASE}-backend"
 FRONTEND = f"{RELEASE}-frontend"
 DATABASE = f"{RELEASE}-postgresql"
 SELECTOR = f"app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance={RELEASE}"
+FRONTEND_PORT = 3000
+
+
+def cache_root() -> Path:
+    """Where .ci/run keeps the tools it builds (helm, kind, docker's CLI in ``bin/``)."""
+    return Path(os.environ.get("TODOOPS_CACHE", Path.home() / ".cache" / "todoops"))
+
+
+def tool_path() -> str:
+    """PATH with the CI's tool folder (helm, kind) in front."""
+    return os.pathsep.join([str(cache_root() / "bin"), os.environ.get("PATH", "")])
+
+
+def sh(argv: list[str], *, stdin: str | None = None, timeout: float = 180, check: bool = True,
+       env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """One command; with ``check`` a non-zero exit fails the test with its output."""
+    completed = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
+                               env=env if env is not None else {**os.environ, "PATH": tool_path()}, cwd=cwd)
+    if check and completed.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {completed.returncode}:\n"
+                             f"{completed.stdout[-3000:]}{completed.stderr[-3000:]}")
+    return completed
+
+
+def suite_settings() -> Settings:
+    """The suite's settings as a task in this repository resolves them (invoke.yaml, INVOKE_TODOOPS_*)."""
+    config = Config(project_location=str(REPO))
+    config.load_collection(DEFAULTS)
+    config.load_project()
+    config.load_shell_env()
+    return resolve(Context(config))
+
+
+def cli(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """``invoke ARGS`` of this repository (cluster.up, cluster.status...), its output captured."""
+    return sh([str(INVOKE), *args], timeout=timeout, check=False, cwd=REPO)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The kind cluster ``name``: kubectl on its context, its nodes, the images they hold."""
+
+    name: str
+    # $KUBECONFIG as given (it may list several files), else kubectl's default file.
+    kubeconfig: str = field(default_factory=lambda: os.environ.get("KUBECONFIG")
+                            or str(Path.home() / ".kube" / "config"))
+
+    @property
+    def context(self) -> str:
+        return f"kind-{self.name}"
+
+    def env(self) -> dict[str, str]:
+        """The environment of a command aimed at this cluster, without the caller's INVOKE_* settings."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith("INVOKE_")}
+        return {**env, "PATH": tool_path(), "KUBECONFIG": self.kubeconfig}
+
+    def kubectl(self, *args: str, namespace: str | None = None, stdin: str | None = None, timeout: float = 180,
+                check: bool = True) -> str:
+        scope = ["--namespace", namespace] if namespace else []
+        return sh(["kubectl", "--context", self.context, *scope, *args], stdin=stdin, timeout=timeout,
+                  check=check, env=self.env()).stdout
+
+    def exists(self) -> bool:
+        return self.name in sh(["kind", "get", "clusters"], env=self.env()).stdout.split()
+
+    def nodes(self) -> list[str]:
+        return sorted(sh(["kind", "get", "nodes", "--name", self.name], env=self.env()).stdout.split())
+
+    def load(self, *refs: str) -> None:
+        """``kind load docker-image``: every node gets the images."""
+        sh(["kind", "load", "docker-image", *refs, "--name", self.name], timeout=600, env=self.env())
+
+    def images(self) -> dict[str, set[str]]:
+        """Each node's image refs, as its containerd (the kubelet's image store) lists them."""
+        return {node: set(sh(["docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q"],
+                             env=self.env()).stdout.split()) for node in self.nodes()}
+
+
+class ClusterUnavailable(Exception):
+    """The kind cluster is not running and `invoke cluster.up` could not start it."""
+
+
+def nodes_to_create(settings: Settings) -> int:
+    """The configured node count when one is set (INVOKE_TODOOPS_CLUSTER_NODES), else E2E_NODES."""
+    return settings.cluster.nodes if env_name(("cluster", "nodes")) in os.environ else E2E_NODES
+
+
+@contextmanager
+def kind_cluster() -> Iterator[Cluster]:
+    """The running kind cluster, made ready with `invoke cluster.up` when it is not.
+
+    A cluster this brings up from nothing it deletes afterwards; one that was
+    there stays (a developer's long-lived cluster survives a test run).
+    """
+    settings = suite_settings()
+    cluster = Cluster(settings.cluster.name)
+    existed = cluster.exists()
+    if not existed or cli("cluster.status").returncode != 0:
+        count = len(cluster.nodes()) if existed else nodes_to_create(settings)
+        started = time.monotonic()
+        up = cli("cluster.up", "--nodes", str(count))
+        if up.returncode != 0:
+            if not existed:
+                cli("cluster.down")
+            raise ClusterUnavailable(f"`invoke cluster.up --nodes {count}` exited {up.returncode}:\n"
+                                     f"{up.stdout[-4000:]}{up.stderr[-4000:]}")
+        print(f"kind cluster {cluster.name}: `invoke cluster.up --nodes {count}` took "
+              f"{time.monotonic() - started:.0f} s")
+    try:
+        yield cluster
+    finally:
+        if not existed:
+            cli("cluster.down")
+
+
+ECHOED = re.compile(r"^(\[[\w-]+\] )?\$ ")
+
+
+def command_lines(output: str, needle: str) -> list[str]:
+    """The echoed commands (``$ ...``, or ``[backend] $ ...`` from a parallel build) that contain ``needle``."""
+    return [line for line in output.splitlines() if ECHOED.match(line.lstrip()) and needle in line]
 
 
 def pristine_copy(parent: Path) -> Path:
@@ -62,60 +194,46 @@ def new_namespace(prefix: str = "e2e-app") -> str:
 
 
 def test_env_file(path: Path) -> None:
-    """A complete, valid .env with fresh random values (never the developer's)."""
+    """A valid .env with fresh random values (never the developer's); optional keys are left out."""
     path.write_text(
         "# written by tests/e2e: throw-away values for one test run\n"
         f"JWT_SECRET={secrets.token_urlsafe(48)}\n"
-        f"POSTGRES_PASSWORD={secrets.token_urlsafe(24)}\n"
-        "DATABASE_URL=\nOPENAI_API_KEY=\nOPENAI_BASE_URL=\nOPENAI_MODEL=\n")
+        f"POSTGRES_PASSWORD={secrets.token_urlsafe(24)}\n")
     path.chmod(0o600)
-
-
-def tool_path() -> str:
-    """PATH with the cached helm (and the CI's tool folder) in front."""
-    helm = harness_config.binaries().helm
-    cache_bin = harness_config.cache_root() / "bin"
-    return os.pathsep.join([str(helm.parent), str(cache_bin), os.environ.get("PATH", "")])
 
 
 @dataclass
 class Project:
-    """A copy of the repository deployed by the real CLI into one namespace of the e2e cluster."""
+    """A copy of the repository deployed by the real CLI into one namespace of the cluster."""
 
     root: Path
     namespace: str
-    cluster: dict[str, str]
-    # Extra INVOKE_TODOOPS_* settings for every run (e.g. METHOD=helm).
-    settings: dict[str, str] = field(default_factory=dict)
+    cluster: Cluster
+    # INVOKE_TODOOPS_* settings for every run (e.g. method=helm); a None value is left unset.
+    settings: dict[str, str | None] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, parent: Path, namespace: str, cluster: dict[str, str], source: Path = REPO,
-               **settings: str) -> "Project":
-        """A copy of ``source`` (the repository, or a pristine copy of it) under ``parent``."""
+    def create(cls, parent: Path, namespace: str, cluster: Cluster, source: Path = REPO,
+               **settings: str | None) -> "Project":
+        """A copy of ``source`` (the repository, or a pristine copy of it) under ``parent``.
+
+        The provider is kind unless ``provider`` says otherwise (None: the one the context implies).
+        """
         root = parent / "project"
         shutil.copytree(source, root, ignore=COPY_IGNORE, symlinks=True)
         # The browser test needs playwright-core; docker never sees it (.dockerignore).
         (root / "frontend" / "node_modules").symlink_to(REPO / "frontend" / "node_modules")
         test_env_file(root / ".env")
-        return cls(root, namespace, cluster, dict(settings))
+        return cls(root, namespace, cluster, {"provider": "kind", **settings})
 
-    def env(self, **settings: str) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("INVOKE_")}
-        env.update({
-            "PATH": tool_path(),
-            "KUBECONFIG": self.cluster["KUBECONFIG"],
-            "INVOKE_TODOOPS_CONTEXT": self.cluster["TODOOPS_KUBE_CONTEXT"],
-            "INVOKE_TODOOPS_PROVIDER": "containerd",
-            "INVOKE_TODOOPS_CONTAINERD_ADDRESS": self.cluster["TODOOPS_CONTAINERD_ADDRESS"],
-            "INVOKE_TODOOPS_NAMESPACE": self.namespace,
-            "INVOKE_TODOOPS_ENV_FILE": str(self.root / ".env"),
-            "NO_COLOR": "1",
-        })
-        env.update({f"INVOKE_TODOOPS_{key.upper()}": str(value) for key, value in {**self.settings, **settings}.items()})
-        return env
+    def env(self, **settings: str | None) -> dict[str, str]:
+        chosen = {"context": self.cluster.context, "namespace": self.namespace,
+                  "env_file": str(self.root / ".env"), **self.settings, **settings}
+        return {**self.cluster.env(), "NO_COLOR": "1",
+                **{f"INVOKE_TODOOPS_{key.upper()}": str(value) for key, value in chosen.items() if value is not None}}
 
-    def invoke(self, *args: str, timeout: float = 1200, check: bool = True, **settings: str) -> "Run":
+    def invoke(self, *args: str, timeout: float = 1200, check: bool = True, **settings: str | None) -> "Run":
         """``invoke ARGS`` in the copy; with ``check`` a non-zero exit fails the test with the output."""
         started = time.monotonic()
         completed = subprocess.run([str(INVOKE), *args], cwd=self.root, env=self.env(**settings),
@@ -128,12 +246,15 @@ class Project:
         return result
 
     def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 180, check: bool = True) -> str:
-        argv = ["kubectl", "--kubeconfig", self.cluster["KUBECONFIG"], "--context",
-                self.cluster["TODOOPS_KUBE_CONTEXT"], "--namespace", self.namespace, *args]
-        completed = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
-        if check and completed.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{completed.stderr}")
-        return completed.stdout
+        return self.cluster.kubectl(*args, namespace=self.namespace, stdin=stdin, timeout=timeout, check=check)
+
+    def remove(self) -> None:
+        """`invoke clean`, then the namespace deleted and waited for (while its pods run, another
+        test's clean must keep the images they use); prints the log of every CLI run."""
+        self.invoke("clean", "--yes", check=False, timeout=600)
+        self.kubectl("delete", "namespace", self.namespace, "--ignore-not-found", "--timeout=180s", check=False,
+                     timeout=240)
+        print("\n".join(self.log))
 
     def kubectl_json(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
@@ -151,11 +272,8 @@ class Project:
         self.kubectl("wait", "--for=condition=Ready", "pods", "-l", SELECTOR, f"--timeout={timeout}s",
                      timeout=timeout + 30)
 
-    def images_in_cluster(self) -> set[str]:
-        completed = subprocess.run(
-            ["ctr", "--address", self.cluster["TODOOPS_CONTAINERD_ADDRESS"], "-n", "k8s.io", "images", "ls", "-q"],
-            capture_output=True, text=True, timeout=60, check=True)
-        return set(completed.stdout.split())
+    def images_in_cluster(self) -> dict[str, set[str]]:
+        return self.cluster.images()
 
     def append(self, relative: str, text: str) -> None:
         with (self.root / relative).open("a") as file:
@@ -167,6 +285,12 @@ class Project:
         text = path.read_text()
         assert old in text, f"{old!r} not in {relative}"
         path.write_text(text.replace(old, new, 1))
+
+
+def ready(pod: dict) -> bool:
+    """Serving: Ready and not on its way out (a stopping pod drains for drainSeconds while still Ready)."""
+    return "deletionTimestamp" not in pod["metadata"] and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
 @dataclass(frozen=True)
@@ -183,38 +307,16 @@ class Run:
 
 
 @contextmanager
-def port_forward(project: Project, target: str, port: int, timeout: float = 60) -> Iterator[str]:
-    """``kubectl port-forward --address 127.0.0.1 TARGET :PORT``; yields http://127.0.0.1:LOCAL."""
-    argv = ["kubectl", "--kubeconfig", project.cluster["KUBECONFIG"], "--context",
-            project.cluster["TODOOPS_KUBE_CONTEXT"], "--namespace", project.namespace,
-            "port-forward", "--address", "127.0.0.1", target, f":{port}"]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        found: list[int] = []
-        reader = threading.Thread(target=lambda: found.append(_forwarded_port(process)), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        assert found and found[0], f"kubectl port-forward {target} printed no local port within {timeout} s"
-        base = f"http://127.0.0.1:{found[0]}"
+def port_forward(where: Project, target: str, port: int, timeout: float = 60) -> Iterator[str]:
+    """``kubectl port-forward --address 127.0.0.1 TARGET :PORT`` in the namespace of ``where`` (anything with
+    ``cluster`` and ``namespace``: a Project, a conftest.Kube); yields http://127.0.0.1:LOCAL."""
+    argv = ["kubectl", "--context", where.cluster.context, "--namespace", where.namespace, "port-forward",
+            "--address", "127.0.0.1", target, f":{port}"]
+    c = Context(Config(overrides={"run": {"env": {"KUBECONFIG": where.cluster.kubeconfig}}}))
+    with background(c, argv, re.compile(r"127\.0\.0\.1:(\d+)"), timeout) as ready:
+        base = f"http://127.0.0.1:{ready[1]}"
         wait_http(base + "/", accept_any=True)
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _forwarded_port(process: subprocess.Popen) -> int:
-    for line in process.stdout:
-        match = re.search(r"127\.0\.0\.1:(\d+)", line)
-        if match:
-            # Keep draining so kubectl never blocks on a full pipe.
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-            return int(match.group(1))
-    return 0
 
 
 def http(method: str, url: str, body: dict | None = None, headers: dict | None = None,
@@ -279,8 +381,27 @@ class TodoClient:
         return [task["title"] for task in json.loads(body)]
 
 
+class Background:
+    """``_run`` on a thread of its own while the ``with`` block runs; it ends when ``_stop`` is set."""
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
 @dataclass
-class Traffic:
+class Traffic(Background):
     """GET ``url`` at ``rate`` per second on a background thread until stopped (bounded by ``limit`` s)."""
 
     url: str
@@ -289,10 +410,6 @@ class Traffic:
     limit: float = 600
     ok: int = 0
     failures: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         interval = 1 / self.rate
@@ -310,14 +427,27 @@ class Traffic:
             next_at += interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def __enter__(self) -> "Traffic":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(15)
+    def linger(self, seconds: float) -> None:
+        """Keep sending for ``seconds`` more (terminating pods must not drop requests either)."""
+        self._stop.wait(seconds)
 
     @property
     def total(self) -> int:
         return self.ok + len(self.failures)
+
+    def summary(self) -> str:
+        return f"{self.total} requests, {len(self.failures)} failed"
+
+
+def rollout_under_traffic(project: Project, cookie: str, why: str, rate: float = 20) -> tuple[Run, Traffic]:
+    """A harmless backend source change deployed while a client lists tasks at ``rate`` per second
+    through the frontend (its /api proxy to the backend Service); the deploy and the traffic."""
+    # Unique per run: the tag is content-addressed, and an earlier run's image would not be rebuilt.
+    project.append("backend/app/main.py", f"# {why}: a harmless change to the backend source ({uuid.uuid4()})\n")
+    with port_forward(project, f"service/{FRONTEND}", FRONTEND_PORT) as base:
+        wait_http(f"{base}/api/healthz")
+        with Traffic(f"{base}/api/tasks", {"cookie": cookie}, rate=rate, limit=900) as traffic:
+            deployed = project.invoke("deploy")
+            # Old pods drain after the rollout is done: they must not drop requests either.
+            traffic.linger(5)
+    return deployed, traffic

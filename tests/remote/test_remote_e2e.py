@@ -1,7 +1,7 @@
-"""The suite over SSH against the real e2e cluster (tests/e2e); this machine is the remote.
+"""The suite over SSH against the kind cluster of tests/e2e; this machine is the remote.
 
-The test sshd hands its sessions the cluster's KUBECONFIG (SetEnv), as a real
-remote's login environment would name its own cluster.
+The test sshd hands its sessions the cluster's KUBECONFIG and a PATH holding
+kind and helm (SetEnv), as a real remote's login environment would.
 """
 import base64
 import json
@@ -15,6 +15,7 @@ from invoke import Context
 
 from tests.conftest import context_config
 from tests.e2e.conftest import e2e_cluster, kube, namespace  # noqa: F401 (fixtures)
+from tests.e2e.todoapp import tool_path
 from tests.remote.conftest import ssh_settings, start_sshd, stop
 from tests.remote.test_remote import SECRET, process_snapshots, tree
 from todoops import preflight, remote, secrets
@@ -29,15 +30,15 @@ INVOKE = Path(sys.executable).with_name("invoke")
 
 @pytest.fixture(scope="module")
 def cluster_sshd(e2e_cluster, tmp_path_factory):  # noqa: F811 (the fixture imported above)
-    server, process = start_sshd(tmp_path_factory.mktemp("cluster-sshd"), env={"KUBECONFIG": e2e_cluster["KUBECONFIG"]})
+    server, process = start_sshd(tmp_path_factory.mktemp("cluster-sshd"),
+                                 env={"KUBECONFIG": e2e_cluster.kubeconfig, "PATH": tool_path()})
     yield server
     stop(process)
 
 
 def e2e_settings(e2e_cluster, server, remote_dir: Path, namespace_name: str = "todo-app") -> dict:  # noqa: F811
-    return {"context": e2e_cluster["TODOOPS_KUBE_CONTEXT"], "provider": "containerd",
-            "containerd": {"address": e2e_cluster["TODOOPS_CONTAINERD_ADDRESS"], "namespace": "k8s.io"},
-            "namespace": namespace_name, "host": server.target, "ssh": ssh_settings(server, remote_dir)}
+    return {"context": e2e_cluster.context, "provider": "kind", "namespace": namespace_name,
+            "host": server.target, "ssh": ssh_settings(server, remote_dir)}
 
 
 def test_doctor_over_ssh_reaches_the_cluster(e2e_cluster, cluster_sshd, tmp_path):  # noqa: F811
@@ -79,8 +80,7 @@ def test_deploy_validate_clean_over_ssh(e2e_cluster, cluster_sshd, kube, tmp_pat
                         "OPENAI_MODEL=\n")
     name = f"e2e-ssh-{os.getpid()}"
     settings = e2e_settings(e2e_cluster, cluster_sshd, remote_dir, name)
-    env = {**os.environ, "INVOKE_TODOOPS_CONTEXT": settings["context"], "INVOKE_TODOOPS_PROVIDER": "containerd",
-           "INVOKE_TODOOPS_CONTAINERD_ADDRESS": settings["containerd"]["address"],
+    env = {**os.environ, "INVOKE_TODOOPS_CONTEXT": settings["context"], "INVOKE_TODOOPS_PROVIDER": "kind",
            "INVOKE_TODOOPS_NAMESPACE": name, "INVOKE_TODOOPS_HOST": cluster_sshd.target,
            "INVOKE_TODOOPS_ENV_FILE": str(env_file),
            **{f"INVOKE_TODOOPS_SSH_{key.upper()}": value for key, value in settings["ssh"].items()}}

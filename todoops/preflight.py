@@ -21,7 +21,7 @@ from .commands import Argv, probe
 from .config import PROVIDERS, Settings, resolve
 from .errors import ExitCode, fail
 from .lint import consistency_findings, images_of
-from .providers import in_cluster_build, minikube, minikube_driver, provider_for
+from .providers import cluster_name, in_cluster_build, minikube, minikube_driver, minikube_profile, provider_for
 from .remote import checks_everywhere, task
 from .report import Report
 from .secrets import check_env
@@ -167,13 +167,80 @@ def looks_local(cfg: Settings) -> bool:
     return any(fnmatchcase(cfg.context, pattern) for pattern in cfg.local_contexts)
 
 
+def stopped(name: str, detail: str, hint: str) -> Check:
+    """A cluster its own tool knows but that is not running: exit 4 in every task, with its start command."""
+    return Check("cluster", "fail", f"{name} is stopped ({detail})", f"start it: {hint}", ExitCode.UNREACHABLE)
+
+
+def minikube_state(c: Context, cfg: Settings) -> Check | None:
+    """What minikube knows of the profile (the context's name); None when it knows none."""
+    profile = minikube_profile(probe(c, ["minikube", "profile", "list", "-o", "json"]).stdout, cfg.context)
+    if not profile:
+        return None
+    status = str(profile.get("Status") or "unknown")
+    if status in ("Running", "OK"):
+        return Check("context", "fail", f"minikube profile {cfg.context} runs but the kubeconfig has no context "
+                     "for it", f"minikube -p {cfg.context} update-context")
+    # `minikube stop` takes the profile's context out of the kubeconfig.
+    return stopped(f"minikube profile {cfg.context}", f"status {status}", f"minikube start -p {cfg.context}")
+
+
+def kind_state(c: Context, cfg: Settings) -> Check | None:
+    """Whether the kind cluster's node containers run; None when docker knows none of them."""
+    name = cluster_name(cfg, "kind-")
+    # kind labels every node container with its cluster; this is what `kind get nodes` lists.
+    listing = probe(c, ["docker", "ps", "--all", "--filter", f"label=io.x-k8s.kind.cluster={name}",
+                        "--format", "{{.Names}} {{.State}}"])
+    nodes = dict(line.split(maxsplit=1) for line in listing.stdout.splitlines() if len(line.split()) == 2)
+    if not (listing.ok and nodes):
+        return None
+    down = sorted(node for node, state in nodes.items() if state != "running")
+    if down:
+        return stopped(f"kind cluster {name}", f"node container(s) {', '.join(down)} not running",
+                       f"docker start {' '.join(down)}, or `invoke cluster.up --name {name} --nodes {len(nodes)}`")
+    return Check("context", "fail", f"kind cluster {name} runs but the kubeconfig has no context {cfg.context}",
+                 f"kind export kubeconfig --name {name}")
+
+
+def k3d_state(c: Context, cfg: Settings) -> Check | None:
+    """Whether k3d's cluster has its servers running; None when k3d knows no such cluster."""
+    name = cluster_name(cfg, "k3d-")
+    try:
+        clusters = json.loads(probe(c, ["k3d", "cluster", "list", "-o", "json"]).stdout or "[]")
+        found = next((cluster for cluster in clusters if cluster.get("name") == name), None)
+    except (ValueError, AttributeError):
+        return None
+    if found is None:
+        return None
+    # k3d leaves zero counts out of its JSON.
+    if found.get("serversRunning", 0) < max(found.get("serversCount", 0), 1):
+        return stopped(f"k3d cluster {name}", f"{found.get('serversRunning', 0)} of "
+                       f"{found.get('serversCount', 0)} server(s) running", f"k3d cluster start {name}")
+    return Check("context", "fail", f"k3d cluster {name} runs but the kubeconfig has no context {cfg.context}",
+                 f"k3d kubeconfig merge {name} --kubeconfig-merge-default")
+
+
+# Each provider's own view of its clusters: it tells a stopped cluster from a missing one.
+CLUSTER_STATES = {"minikube": minikube_state, "kind": kind_state, "k3d": k3d_state}
+
+
+def cluster_state(c: Context, cfg: Settings) -> Check | None:
+    state = CLUSTER_STATES.get(cfg.provider)
+    return state(c, cfg) if state else None
+
+
 def context_checks(c: Context, cfg: Settings) -> list[Check]:
-    """The context guard: configured context exists, is local or explicitly named, and answers."""
+    """The context guard: configured context exists, is local or explicitly named, and answers.
+
+    A context the kubeconfig lacks may be a stopped cluster (`minikube stop` removes
+    its context): the provider's own tool is asked before calling it missing.
+    """
     contexts = probe(c, ["kubectl", "config", "get-contexts", "-o", "name"])
     # One name per line: a context name may hold spaces.
     if cfg.context not in contexts.stdout.splitlines():
-        return [Check("context", "fail", f"{cfg.context!r} is not in your kubeconfig",
-                      "list them with `kubectl config get-contexts`; set todoops.context or pass --context")]
+        return [cluster_state(c, cfg) or Check(
+            "context", "fail", f"{cfg.context!r} is not in your kubeconfig",
+            "list them with `kubectl config get-contexts`; set todoops.context or pass --context")]
     if not (looks_local(cfg) or cfg.context_explicit):
         return [Check("context", "fail", f"{cfg.context!r} does not look like a local cluster",
                       f"to deploy there on purpose, pass --context {cfg.context}")]
@@ -181,6 +248,9 @@ def context_checks(c: Context, cfg: Settings) -> list[Check]:
     ready = probe(c, ["kubectl", "--context", cfg.context, "get", "--raw", "/readyz", "--request-timeout", "5s"])
     if ready.ok:
         return checks + [ok("cluster", "reachable")]
+    known = cluster_state(c, cfg)
+    if known and known.code == ExitCode.UNREACHABLE:
+        return checks + [known]
     name = cfg.context.split("-", 1)[-1]
     hint = UNREACHABLE_HINTS.get(cfg.provider, "start the cluster (a local one: `invoke cluster.up`)").format(
         context=cfg.context, name=name)

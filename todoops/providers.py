@@ -139,13 +139,18 @@ def docker_env(c: Context, cfg: Settings) -> tuple[str, ...]:
     return tuple(line.strip() for line in result.stdout.splitlines() if "=" in line)
 
 
-def minikube_driver(profiles_json: str, profile: str) -> str:
-    """The driver of ``profile`` from ``minikube profile list -o json``, "" when unknown."""
+def minikube_profile(profiles_json: str, profile: str) -> dict:
+    """``profile``'s entry in ``minikube profile list -o json`` (Name, Status, Config), {} when it has none."""
     try:
         profiles = json.loads(profiles_json).get("valid") or []
     except (ValueError, AttributeError):
-        return ""
-    return next((p.get("Config", {}).get("Driver", "") for p in profiles if p.get("Name") == profile), "")
+        return {}
+    return next((p for p in profiles if isinstance(p, dict) and p.get("Name") == profile), {})
+
+
+def minikube_driver(profiles_json: str, profile: str) -> str:
+    """The driver of ``profile`` from ``minikube profile list -o json``, "" when unknown."""
+    return (minikube_profile(profiles_json, profile).get("Config") or {}).get("Driver", "")
 
 
 def access_lines(cfg: Settings, ingress_hosts: Sequence[str], driver: str = "",

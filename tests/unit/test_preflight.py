@@ -5,7 +5,7 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import ENV, failed, line, ok, preflight_ok, project
+from tests.unit.fixtures import ENV, MINIKUBE_PROFILES, failed, line, ok, preflight_ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.k8s import status as k8s_status
@@ -15,6 +15,11 @@ from todoops.report import Report
 from todoops.validate import validate
 
 E2E = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+def KIND_NODES(name):  # noqa: N802 (reads like the constant command it is)
+    return ["docker", "ps", "--all", "--filter", f"label=io.x-k8s.kind.cluster={name}", "--format",
+            "{{.Names}} {{.State}}"]
+
+
 MUTATING = ("apply", "delete", "build", "load", "import", "push", "upgrade", "install")
 
 
@@ -89,6 +94,7 @@ def test_cluster_unreachable_is_its_own_exit_code(make_context, tmp_path):
     answers = preflight_ok("kind-dev")
     answers[line(["kubectl", "--context", "kind-dev", "get", "--raw", "/readyz", "--request-timeout", "5s"])] = \
         failed(stderr="connection refused")
+    answers[line(KIND_NODES("dev"))] = ok("")
     c = make_context(answers, context="kind-dev", provider="kind")
     with pytest.raises(Exit) as error:
         run_preflight(c)
@@ -204,7 +210,8 @@ def test_a_context_name_with_spaces_is_found(make_context):
 def test_the_context_guard_has_one_exit_code_in_every_task(make_context, tmp_path, task, context, code):
     project(tmp_path)
     # validate looks at this machine's images first; none are built here.
-    answers = {**preflight_ok(), re.compile(r"docker image inspect .*"): failed()}
+    answers = {**preflight_ok(), re.compile(r"docker image inspect .*"): failed(),
+               line(KIND_NODES("missing")): ok("")}
     with pytest.raises(Exit) as error:
         task(make_context(answers, context=context))
     assert error.value.code == code
@@ -311,3 +318,91 @@ def test_building_into_minikube_settles_the_provider_first(make_context, monkeyp
     images.build_images(c, build_in_cluster="true")
     images.build_images(c)
     assert [(cfg.context, cfg.provider) for cfg in built] == [("minikube", "minikube"), ("", "")]
+
+
+# -- A stopped cluster is not a missing context (issue 15 #1).
+
+# What minikube v1.38.1 prints after `minikube stop`: the profile is still there, Status Stopped, and
+# `minikube stop` has taken its context out of the kubeconfig (get-contexts lists only the others).
+MINIKUBE_STOPPED_PROFILES = json.dumps({"invalid": [], "valid": [{
+    "Name": "minikube", "Status": "Stopped", "Active": False, "ActiveKubeContext": False,
+    "Config": {"Name": "minikube", "Driver": "docker", "KubernetesConfig": {"KubernetesVersion": "v1.34.4",
+                                                                             "ContainerRuntime": "containerd"}}}]})
+WITHOUT_MINIKUBE = {line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("kind-todo\n"),
+                    re.compile(r"docker image inspect .*"): failed()}
+
+
+def stopped_minikube() -> dict:
+    return {**preflight_ok(), **WITHOUT_MINIKUBE,
+            line(["minikube", "profile", "list", "-o", "json"]): ok(MINIKUBE_STOPPED_PROFILES),
+            line(["minikube", "-p", "minikube", "status", "--format", "{{.Host}}"]): failed(exited=7, stdout="Stopped")}
+
+
+@pytest.mark.parametrize("task", [run_preflight, doctor, validate, k8s_status])
+def test_a_stopped_minikube_is_stopped_with_its_start_command_and_exit_4_in_every_task(make_context, tmp_path,
+                                                                                       capsys, task):
+    project(tmp_path)
+    with pytest.raises(Exit) as error:
+        task(make_context(stopped_minikube()))
+    # validate shows its checks as a table and sums them up in the message.
+    said = error.value.message + capsys.readouterr().out
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert "minikube profile minikube is stopped (status Stopped)" in said
+    assert "start it: minikube start -p minikube" in said
+    assert "not in your kubeconfig" not in said
+
+
+def test_a_context_minikube_does_not_know_is_still_missing(make_context, tmp_path):
+    project(tmp_path)
+    answers = {**stopped_minikube(), line(["minikube", "profile", "list", "-o", "json"]): ok(MINIKUBE_PROFILES)}
+    with pytest.raises(Exit) as error:
+        run_preflight(make_context(answers, context="minikube2"))
+    assert error.value.code == ExitCode.PREFLIGHT and "'minikube2' is not in your kubeconfig" in error.value.message
+
+
+def test_a_running_minikube_without_its_context_is_told_to_update_it(make_context, tmp_path):
+    project(tmp_path)
+    running = MINIKUBE_STOPPED_PROFILES.replace('"Stopped"', '"OK"')
+    answers = {**stopped_minikube(), line(["minikube", "profile", "list", "-o", "json"]): ok(running)}
+    with pytest.raises(Exit) as error:
+        run_preflight(make_context(answers))
+    assert error.value.code == ExitCode.PREFLIGHT and "minikube -p minikube update-context" in error.value.message
+
+
+@pytest.mark.parametrize("in_kubeconfig", [True, False])
+def test_a_kind_cluster_whose_node_container_is_stopped(make_context, tmp_path, in_kubeconfig):
+    project(tmp_path)
+    answers = preflight_ok("kind-dev")
+    answers[line(["kubectl", "--context", "kind-dev", "get", "--raw", "/readyz", "--request-timeout", "5s"])] = \
+        failed(stderr="The connection to the server 127.0.0.1:40000 was refused")
+    if not in_kubeconfig:
+        answers[line(["kubectl", "config", "get-contexts", "-o", "name"])] = ok("kind-todo\n")
+    answers[line(KIND_NODES("dev"))] = ok("dev-control-plane exited\ndev-worker running\n")
+    with pytest.raises(Exit) as error:
+        run_preflight(make_context(answers, context="kind-dev", provider="kind"))
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert "kind cluster dev is stopped (node container(s) dev-control-plane not running)" in error.value.message
+    assert "docker start dev-control-plane, or `invoke cluster.up --name dev --nodes 2`" in error.value.message
+
+
+def test_a_running_kind_cluster_without_its_context_is_told_to_export_it(make_context, tmp_path):
+    project(tmp_path)
+    answers = {**preflight_ok("kind-dev"), line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("x\n"),
+               line(KIND_NODES("dev")): ok("dev-control-plane running\n")}
+    with pytest.raises(Exit) as error:
+        run_preflight(make_context(answers, context="kind-dev", provider="kind"))
+    assert error.value.code == ExitCode.PREFLIGHT and "kind export kubeconfig --name dev" in error.value.message
+
+
+@pytest.mark.parametrize(("listing", "code", "fragment"), [
+    # k3d leaves zero counts out of its JSON: a stopped cluster has no serversRunning.
+    ([{"name": "dev", "serversCount": 1, "agentsCount": 0}], ExitCode.UNREACHABLE, "start it: k3d cluster start dev"),
+    ([{"name": "dev", "serversCount": 1, "serversRunning": 1}], ExitCode.PREFLIGHT, "k3d kubeconfig merge dev"),
+    ([{"name": "other", "serversCount": 1}], ExitCode.PREFLIGHT, "'k3d-dev' is not in your kubeconfig")])
+def test_k3d_clusters_the_kubeconfig_lacks(make_context, tmp_path, listing, code, fragment):
+    project(tmp_path)
+    answers = {**preflight_ok("k3d-dev"), line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("x\n"),
+               line(["k3d", "cluster", "list", "-o", "json"]): ok(json.dumps(listing))}
+    with pytest.raises(Exit) as error:
+        run_preflight(make_context(answers, context="k3d-dev", provider="k3d"))
+    assert error.value.code == code and fragment in error.value.message

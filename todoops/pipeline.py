@@ -27,7 +27,7 @@ from .providers import access_lines
 from .release import external_images, ingress_hosts, release_objects, unserved_classes
 from .remote import on_host, task
 from .report import Report, as_done
-from .rollout import wait
+from .rollout import undo_hint, wait
 from .secrets import hidden_prompt, prepare
 from .validate import verify
 
@@ -86,8 +86,7 @@ def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     elif cfg.method == "helm":
         hint = "fix the cause above and deploy again (a first install stays for inspection; `invoke clean` removes it)"
     else:
-        hint = (f"fix the cause above and deploy again, or return to the previous version: kubectl --context "
-                f"{cfg.context} -n {cfg.namespace} rollout undo deployment/<name>")
+        hint = undo_hint(c, cfg)
     fail("the rollout did not become ready", hint, ExitCode.ROLLOUT)
 
 

@@ -1,13 +1,18 @@
 """`invoke rollout.status`: wait for the release's workloads, and say why when they do not come up.
 
 Waiting is ``kubectl rollout status`` per Deployment/StatefulSet, bounded by
-``rollout_timeout``. On failure every pod that is not ready is classified from
+``rollout_timeout``, in short slices: between two slices the release's pods are
+read, and the wait stops as soon as every new pod of some workload is stuck in a
+state that does not pass by itself (a crash loop after its first restart, an
+image that cannot be pulled, missing configuration), instead of running out the
+timeout. On failure every pod that is not ready is classified from
 ``kubectl get pods -o json`` (pure functions over that data: image pull, crash
 loop, probe failure, config error such as a missing Secret key, unschedulable),
 shown with its latest events and log tail (``--previous`` after a crash), and
 given the fix. Events and logs are the cluster's text: the task registers the
 secrets with the redaction filter before it quotes them (todoops.known_secrets).
 """
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +43,13 @@ ADVICE = {
     "pending": "the pod has not started yet: read its events above",
 }
 LOGGED = ("crash-loop", "probe-failure")
+# Waiting reasons that do not pass by themselves: a new pod in one of them will not become ready.
+STUCK = IMAGE_PULL | {"CreateContainerConfigError", "CrashLoopBackOff"}
+# Seconds of one `rollout status` slice: how soon a stuck rollout is noticed.
+SLICE = 5
+# What `kubectl rollout status` says when its --timeout ran out (anything else is a verdict).
+TIMED_OUT = "timed out waiting for the condition"
+REVISION = "deployment.kubernetes.io/revision"
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,85 @@ def workloads(c: Context, cfg: Settings) -> list[str]:
     return sorted(get_names(c, cfg, "deployments,statefulsets", "-l", selector(cfg)))
 
 
+def owned_by(item: Mapping, kind: str, name: str) -> bool:
+    return any(o.get("kind") == kind and o.get("name") == name for o in item["metadata"].get("ownerReferences") or [])
+
+
+def revision(item: Mapping) -> int:
+    return int(item["metadata"].get("annotations", {}).get(REVISION, "0") or 0)
+
+
+def new_pods(workload: Mapping, objects: Mapping[str, Sequence[Mapping]]) -> list[Mapping]:
+    """The pods of a workload's current revision (a rolling update's old pods still run the old one)."""
+    name, pods = workload["metadata"]["name"], objects.get("Pod", [])
+    if workload.get("kind") == "StatefulSet":
+        current = workload.get("status", {}).get("updateRevision")
+        return [p for p in pods if owned_by(p, "StatefulSet", name)
+                and p["metadata"].get("labels", {}).get("controller-revision-hash") == current]
+    sets = [r["metadata"]["name"] for r in objects.get("ReplicaSet", [])
+            if owned_by(r, "Deployment", name) and revision(r) == revision(workload)]
+    return [p for p in pods if any(owned_by(p, "ReplicaSet", r) for r in sets)]
+
+
+def stuck_reason(pod: Mapping) -> str:
+    """The waiting reason that keeps ``pod`` from ever becoming ready by itself, else ""."""
+    if is_ready(pod):
+        return ""
+    status = pod.get("status", {})
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        reason = (container.get("state", {}).get("waiting") or {}).get("reason", "")
+        if reason in STUCK:
+            return reason
+    return ""
+
+
+def stuck(objects: Mapping[str, Sequence[Mapping]]) -> list[str]:
+    """``kind/name (reasons)`` of each workload whose new pods are all stuck (see STUCK)."""
+    found = []
+    for workload in objects.get("Deployment", []) + objects.get("StatefulSet", []):
+        reasons = [stuck_reason(pod) for pod in new_pods(workload, objects)]
+        if reasons and all(reasons):
+            found.append(f"{workload['kind'].lower()}/{workload['metadata']['name']} ({', '.join(sorted(set(reasons)))})")
+    return found
+
+
+def release_state(c: Context, cfg: Settings) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    listing = get_json(c, cfg, "deployments,replicasets,statefulsets,pods", "-l", selector(cfg)) or {}
+    for item in listing.get("items", []):
+        grouped.setdefault(item.get("kind", ""), []).append(item)
+    return grouped
+
+
+def slices(total: int) -> list[int]:
+    """``total`` seconds as SLICE-long `rollout status` timeouts (the reads between them add a little)."""
+    count = max(1, math.ceil(total / SLICE))
+    return [SLICE] * (count - 1) + [total - SLICE * (count - 1) or SLICE]
+
+
+def rolled_out(c: Context, cfg: Settings, report: Report, name: str) -> bool:
+    """Wait for one workload; False at the timeout, at kubectl's verdict, or once some workload is stuck."""
+    shown = ""
+    for seconds in slices(cfg.rollout_timeout):
+        result = run(c, kubectl(cfg, "rollout", "status", name, f"--timeout={seconds}s"), hide=True, warn=True)
+        progress = (result.stdout.strip().splitlines() or [""])[-1]
+        if progress and progress != shown:
+            # Each slice repeats kubectl's last line: show it once, when it changes.
+            report.line("info", progress)
+            shown = progress
+        if result.ok:
+            return True
+        if TIMED_OUT not in result.stderr:
+            report.line("fail", f"{name}: {said(result)}")
+            return False
+        hopeless = stuck(release_state(c, cfg))
+        if hopeless:
+            report.line("fail", f"not waiting for the timeout: every new pod of {', '.join(hopeless)} is stuck")
+            return False
+    report.line("fail", f"{name} was not ready within {cfg.rollout_timeout}s")
+    return False
+
+
 def wait(c: Context, cfg: Settings, report: Report) -> bool:
     """Wait for every workload of the release; on failure explain each bad pod. True when all are ready."""
     names = workloads(c, cfg)
@@ -146,11 +237,26 @@ def wait(c: Context, cfg: Settings, report: Report) -> bool:
         fail(f"release {cfg.release} has no Deployment or StatefulSet in {cfg.namespace}",
              "deploy it: invoke deploy", ExitCode.NOT_DEPLOYED)
     for name in names:
-        result = run(c, kubectl(cfg, "rollout", "status", name, f"--timeout={cfg.rollout_timeout}s"), warn=True)
-        if result.failed:
+        if not rolled_out(c, cfg, report, name):
             explain(c, cfg, report)
             return False
     return True
+
+
+def undo_hint(c: Context, cfg: Settings) -> str:
+    """What to do after a failed kubectl rollout: the exact undo of each Deployment not rolled out that has a
+    previous revision; a first revision has nothing to return to."""
+    pending = [d for d in release_state(c, cfg).get("Deployment", [])
+               if d.get("status", {}).get("updatedReplicas", 0) < d["spec"].get("replicas", 1)
+               or d.get("status", {}).get("unavailableReplicas", 0)]
+    undo = [f"kubectl --context {cfg.context} -n {cfg.namespace} rollout undo deployment/{d['metadata']['name']}"
+            for d in pending if revision(d) > 1]
+    first = [d["metadata"]["name"] for d in pending if revision(d) <= 1]
+    hints = [f"fix the cause above and deploy again, or return to the previous version: {' && '.join(undo)}"] \
+        if undo else []
+    if first:
+        hints.append(f"nothing to roll back to for {', '.join(first)} (a first revision): fix and deploy again")
+    return "; ".join(hints) or "fix the cause above and deploy again"
 
 
 @task(help={"context": "Kube context to use (a non-local one must be named here explicitly).",
@@ -163,4 +269,4 @@ def status(c, context=None, timeout=None):
     # The diagnosis quotes pods' events and logs.
     load_known_secrets(c, cfg)
     if not wait(c, cfg, Report()):
-        fail("the rollout did not become ready", "see the diagnosis above", ExitCode.ROLLOUT)
+        fail("the rollout did not become ready", f"see the diagnosis above; {undo_hint(c, cfg)}", ExitCode.ROLLOUT)

@@ -87,7 +87,7 @@ def answers(tmp_path, cfg, first: bool) -> dict:
                     SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),
               **{command: ok("ok") for command in http_lines(kubectl)},
               line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("ingressclass.networking.k8s.io/nginx\n"),
-              **{line([*kubectl, "rollout", "status", name, "--timeout=180s"]): ok() for name in WORKLOADS}}
+              **{line([*kubectl, "rollout", "status", name, "--timeout=5s"]): ok() for name in WORKLOADS}}
     for image in images:
         built = ok(f"{image.image_id} 150000000")
         result[line([*docker, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = \
@@ -173,7 +173,7 @@ def test_failed_rollout_with_helm_is_diagnosed_then_rolled_back(make_context, tm
     table = answers(tmp_path, cfg, first=False)
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
     pods = (HERE / "pods-config-error.json").read_text()
-    table.update({line([*kubectl, "rollout", "status", WORKLOADS[0], "--timeout=180s"]): failed(),
+    table.update({line([*kubectl, "rollout", "status", WORKLOADS[0], "--timeout=5s"]): failed(),
                   line([*kubectl, "get", "pods", "-l", SELECTOR, "-o", "json"]): ok(pods),
                   line([*kubectl, "get", "events", "-o", "json"]): ok((HERE / "events.json").read_text()),
                   line(["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace, "rollback", cfg.release,

@@ -1,5 +1,6 @@
 import base64
 import json
+import re
 
 import pytest
 from invoke import Exit
@@ -9,13 +10,40 @@ from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.report import Report
-from todoops.rollout import diagnose, explain, status, wait
+from todoops.rollout import diagnose, explain, slices, status, stuck, undo_hint, wait
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
 GET_PODS = line([*KUBECTL, "get", "pods", "-l", SELECTOR, "-o", "json"])
 GET_EVENTS = line([*KUBECTL, "get", "events", "-o", "json"])
 WORKLOADS = line([*KUBECTL, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"])
+STATE = line([*KUBECTL, "get", "deployments,replicasets,statefulsets,pods", "-l", SELECTOR, "-o", "json"])
+BACKEND_STATUS = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=5s"])
+TIMED_OUT = failed(stdout='Waiting for deployment "todo-app-backend" rollout to finish: 1 old replicas are pending '
+                          'termination...\n', stderr="error: timed out waiting for the condition\n")
+
+
+def owned(kind: str, name: str) -> list[dict]:
+    return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "controller": True}]
+
+
+def release_state(pods_fixture: str, revision: int = 2, unavailable: int = 1) -> dict:
+    """A Deployment at ``revision`` whose new ReplicaSet (6f7d9c5b4) owns the fixture's new pod, the old one (7c9d…)."""
+    def replicaset(name: str, rev: int) -> dict:
+        return {"kind": "ReplicaSet", "metadata": {"name": name, "ownerReferences": owned("Deployment", "todo-app-backend"),
+                                                    "annotations": {"deployment.kubernetes.io/revision": str(rev)}}}
+    deployment = {"kind": "Deployment", "metadata": {"name": "todo-app-backend",
+                                                     "annotations": {"deployment.kubernetes.io/revision": str(revision)}},
+                  "spec": {"replicas": 1}, "status": {"updatedReplicas": 1, "unavailableReplicas": unavailable}}
+    return {"items": [deployment, replicaset("todo-app-backend-6f7d9c5b4", revision),
+                      replicaset("todo-app-backend-7c9d8b6f5", revision - 1), *fixture(pods_fixture)["items"]]}
+
+
+def grouped(listing: dict) -> dict:
+    found: dict = {}
+    for item in listing["items"]:
+        found.setdefault(item["kind"], []).append(item)
+    return found
 
 
 @pytest.mark.parametrize(("name", "kind", "reason", "detail", "previous"), [
@@ -80,7 +108,7 @@ def test_config_error_points_at_prepare_secrets_without_logs(make_context, capsy
 
 
 def test_wait_returns_false_after_explaining(make_context):
-    status = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=180s"])
+    status = BACKEND_STATUS
     c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), status: failed(),
                       GET_PODS: ok(json.dumps(fixture("pods-image-pull.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))})
@@ -101,8 +129,9 @@ def test_the_status_task_masks_the_clusters_secrets_in_quoted_logs(make_context,
     url = f"postgresql://todo:{password}@todo-app-postgresql:5432/todo"
     secret = {"data": {"DATABASE_URL": base64.b64encode(url.encode()).decode()}}
     pod = "todo-app-backend-6f7d9c5b4-r5t7y"
-    rollout = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=180s"])
+    rollout = BACKEND_STATUS
     c = make_context({**preflight_ok(), WORKLOADS: ok("deployment.apps/todo-app-backend\n"), rollout: failed(),
+                      STATE: ok(json.dumps(release_state("pods-crash-loop.json"))),
                       line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"]): ok(json.dumps(secret)),
                       GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json"))),
@@ -125,3 +154,76 @@ def test_logs_that_could_not_be_read_are_said_so(make_context, capsys):
                                           'in pod "x" not found\n')})
     explain(c, resolve(c), Report())
     assert "log unavailable: Error from server (BadRequest): previous terminated container" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pods", ["pods-crash-loop.json", "pods-image-pull.json", "pods-config-error.json",
+                                  "pods-liveness-failure.json"])
+def test_a_stuck_rollout_fails_at_the_first_slice_not_at_the_timeout(make_context, capsys, pods):
+    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: TIMED_OUT,
+                      STATE: ok(json.dumps(release_state(pods))), GET_PODS: ok(json.dumps(fixture(pods))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok("boom\n")})
+    assert wait(c, resolve(c), Report()) is False
+    assert commands_run(c).count(BACKEND_STATUS) == 1
+    out = capsys.readouterr().out
+    assert "not waiting for the timeout: every new pod of deployment/todo-app-backend" in out
+    # kubectl's progress line is shown (once), although the slices run hidden.
+    assert out.count("1 old replicas are pending termination") == 1
+
+
+def test_a_rollout_still_starting_waits_out_the_whole_timeout_in_slices(make_context, capsys):
+    # The new pod is scheduled and pulling: nothing stuck, so only the timeout ends the wait.
+    state = release_state("pods-unschedulable.json")
+    last = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=2s"])
+    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: TIMED_OUT,
+                      last: TIMED_OUT, STATE: ok(json.dumps(state)),
+                      GET_PODS: ok(json.dumps(fixture("pods-unschedulable.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json")))}, rollout_timeout=12)
+    assert wait(c, resolve(c), Report()) is False
+    assert [command for command in commands_run(c) if "rollout status" in command] == [BACKEND_STATUS] * 2 + [last]
+    assert "deployment.apps/todo-app-backend was not ready within 12s" in capsys.readouterr().out
+
+
+def test_kubectls_own_verdict_ends_the_wait_at_once(make_context, capsys):
+    deadline = failed(stderr='error: deployment "todo-app-backend" exceeded its progress deadline\n')
+    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: deadline,
+                      GET_PODS: ok(json.dumps(fixture("pods-probe-failure.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok()})
+    assert wait(c, resolve(c), Report()) is False
+    assert STATE not in commands_run(c) and "exceeded its progress deadline" in capsys.readouterr().out
+
+
+def test_slices_add_up_to_the_timeout():
+    assert slices(180) == [5] * 36 and slices(12) == [5, 5, 2] and slices(3) == [3] and slices(10) == [5, 5]
+
+
+def test_only_the_new_pods_count_and_all_of_them_must_be_stuck():
+    assert stuck(grouped(release_state("pods-crash-loop.json"))) == ["deployment/todo-app-backend (CrashLoopBackOff)"]
+    # The crashing pod is the old revision's: the new one is healthy, nothing is stuck.
+    state = grouped(release_state("pods-crash-loop.json"))
+    state["Deployment"][0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "1"
+    assert stuck(state) == []
+    # A probe failure may pass (a slow start): not stuck.
+    assert stuck(grouped(release_state("pods-probe-failure.json"))) == []
+
+
+def test_a_statefulset_whose_image_cannot_be_pulled_is_stuck():
+    pod = {"kind": "Pod", "metadata": {"name": "todo-app-postgresql-0", "labels": {"controller-revision-hash": "pg-2"},
+                                       "ownerReferences": owned("StatefulSet", "todo-app-postgresql")},
+           "status": {"containerStatuses": [{"name": "postgresql", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}
+    statefulset = {"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"},
+                   "status": {"updateRevision": "pg-2"}}
+    assert stuck({"StatefulSet": [statefulset], "Pod": [pod]}) == ["statefulset/todo-app-postgresql (ImagePullBackOff)"]
+    statefulset["status"]["updateRevision"] = "pg-3"
+    assert stuck({"StatefulSet": [statefulset], "Pod": [pod]}) == []
+
+
+def test_the_undo_hint_names_the_real_command_only_where_there_is_a_previous_revision(make_context):
+    c = make_context({STATE: ok(json.dumps(release_state("pods-crash-loop.json", revision=2)))})
+    assert undo_hint(c, resolve(c)) == ("fix the cause above and deploy again, or return to the previous version: "
+                                        "kubectl --context minikube -n todo-app rollout undo deployment/todo-app-backend")
+    c = make_context({STATE: ok(json.dumps(release_state("pods-crash-loop.json", revision=1)))})
+    assert undo_hint(c, resolve(c)) == ("nothing to roll back to for todo-app-backend (a first revision): "
+                                        "fix and deploy again")
+    # Rolled out: only a StatefulSet failed, no Deployment to undo.
+    c = make_context({STATE: ok(json.dumps(release_state("pods-crash-loop.json", unavailable=0)))})
+    assert undo_hint(c, resolve(c)) == "fix the cause above and deploy again"

@@ -9,12 +9,16 @@ timeout. On failure every pod that is not ready is classified from
 ``kubectl get pods -o json`` (pure functions over that data: image pull, crash
 loop, probe failure, config error such as a missing Secret key, unschedulable),
 shown with its latest events and log tail (``--previous`` after a crash), and
-given the fix. Events and logs are the cluster's text: the task registers the
+given the fix; a StatefulSet's (the database's) pods come first, named as the
+cause, and the app pods that wait on them get one line each. Repeated log lines
+are shown once with their count. Events and logs are the cluster's text: the task registers the
 secrets with the redaction filter before it quotes them (todoops.known_secrets).
 """
 import math
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from invoke import Context, task
 
@@ -29,7 +33,8 @@ from .report import Report
 IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "RegistryUnavailable"}
 CONFIG = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 ADVICE = {
-    "image-pull": "the node does not have the image: re-run `invoke deploy` (it loads what is missing) and check "
+    "image-pull": "the node does not have the image and cannot pull it: check the image reference in the message "
+                  "(does that tag exist?), then re-run `invoke deploy` (it loads what this docker has) and check "
                   "the provider and its settings (e.g. todoops.containerd.address)",
     "crash-loop": "the app exits on start: read the log above (often a missing setting or an unreachable "
                   "database), fix it, re-deploy",
@@ -50,6 +55,10 @@ SLICE = 5
 # What `kubectl rollout status` says when its --timeout ran out (anything else is a verdict).
 TIMED_OUT = "timed out waiting for the condition"
 REVISION = "deployment.kubernetes.io/revision"
+# Diagnoses of an app pod that a database which cannot start explains (it waits on the database).
+WAITS_ON_DATABASE = ("probe-failure", "crash-loop", "pending")
+# Timestamps in log lines: a retry loop's lines differ only by them.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class Diagnosis:
     message: str
     # Logs of the previous (crashed) container rather than the current one.
     previous: bool = False
+    # The StatefulSet the pod belongs to ("" for the Deployments' pods).
+    statefulset: str = ""
 
 
 def is_ready(pod: Mapping) -> bool:
@@ -120,31 +131,61 @@ def events_of(events: Mapping, pod: str, limit: int = 5) -> list[Mapping]:
     return mine[-limit:]
 
 
+def statefulset_of(pod: Mapping) -> str:
+    return next((o.get("name", "") for o in pod["metadata"].get("ownerReferences") or []
+                 if o.get("kind") == "StatefulSet"), "")
+
+
 def diagnose(pods: Mapping, events: Mapping) -> list[Diagnosis]:
-    found = (classify(pod, events_of(events, pod["metadata"]["name"])) for pod in pods.get("items", []))
-    return [diagnosis for diagnosis in found if diagnosis]
+    """Each bad pod's diagnosis, the StatefulSets' (the database) first: the app's pods wait on it."""
+    found = [(classify(pod, events_of(events, pod["metadata"]["name"])), statefulset_of(pod))
+             for pod in pods.get("items", [])]
+    diagnoses = [replace(diagnosis, statefulset=owner) for diagnosis, owner in found if diagnosis]
+    return sorted(diagnoses, key=lambda item: not item.statefulset)
+
+
+def collapsed(lines: Sequence[str]) -> list[str]:
+    """Each line once, where it first came, with how often it came (timestamps aside): a retry loop is one line."""
+    counts = Counter(TIMESTAMP.sub("", text) for text in lines)
+    shown, kept = set(), []
+    for text in lines:
+        key = TIMESTAMP.sub("", text)
+        if key not in shown:
+            shown.add(key)
+            kept.append(f"{text} (repeated {counts[key]} times)" if counts[key] > 1 else text)
+    return kept
 
 
 def explain(c: Context, cfg: Settings, report: Report) -> list[Diagnosis]:
-    """Print what is wrong with each bad pod: class, events, log tail, fix."""
+    """Print what is wrong with each bad pod: class, events, log tail, fix; a database that cannot start first,
+    as the cause of the app pods that wait on it."""
     pods = get_json(c, cfg, "pods", "-l", selector(cfg)) or {}
     events = get_json(c, cfg, "events") or {}
     diagnoses = diagnose(pods, events)
+    databases = sorted({item.statefulset for item in diagnoses if item.statefulset})
     for item in diagnoses:
         where = f"{item.pod}/{item.container}" if item.container else item.pod
-        report.line("fail", f"{where}: {item.kind} ({item.reason}) {item.message}".rstrip())
+        if databases and not item.statefulset and item.kind in WAITS_ON_DATABASE:
+            report.line("info", f"{where}: {item.kind}: waits on statefulset {', '.join(databases)} (the cause above)")
+            continue
+        cause = f"cause: statefulset {item.statefulset} cannot start: " if item.statefulset else ""
+        report.line("fail", f"{cause}{where}: {item.kind} ({item.reason}) {item.message}".rstrip())
         for event in events_of(events, item.pod):
             report.line("info", f"  event {event.get('type', '')} {event.get('reason', '')}: {event.get('message', '')}")
         if item.kind in LOGGED and item.container:
-            tail = probe(c, kubectl(cfg, "logs", item.pod, "-c", item.container, f"--tail={cfg.log_tail}",
-                                    *(["--previous"] if item.previous else [])))
-            for text in tail.stdout.splitlines():
-                report.line("info", f"  log | {text}")
-            if not tail.ok:
-                # No log lines because they could not be read is not the same as a silent crash.
-                report.line("info", f"  log unavailable: {said(tail)}")
+            show_log(c, cfg, report, item)
         report.line("info", f"  fix: {ADVICE[item.kind]}")
     return diagnoses
+
+
+def show_log(c: Context, cfg: Settings, report: Report, item: Diagnosis) -> None:
+    tail = probe(c, kubectl(cfg, "logs", item.pod, "-c", item.container, f"--tail={cfg.log_tail}",
+                            *(["--previous"] if item.previous else [])))
+    for text in collapsed(tail.stdout.splitlines()):
+        report.line("info", f"  log | {text}")
+    if not tail.ok:
+        # No log lines because they could not be read is not the same as a silent crash.
+        report.line("info", f"  log unavailable: {said(tail)}")
 
 
 def workloads(c: Context, cfg: Settings) -> list[str]:

@@ -227,3 +227,49 @@ def test_the_undo_hint_names_the_real_command_only_where_there_is_a_previous_rev
     # Rolled out: only a StatefulSet failed, no Deployment to undo.
     c = make_context({STATE: ok(json.dumps(release_state("pods-crash-loop.json", unavailable=0)))})
     assert undo_hint(c, resolve(c)) == "fix the cause above and deploy again"
+
+
+POSTGRES_POD = {"kind": "Pod", "metadata": {"name": "todo-app-postgresql-0", "ownerReferences":
+                                            owned("StatefulSet", "todo-app-postgresql")},
+                "status": {"phase": "Pending", "containerStatuses": [
+                    {"name": "postgresql", "restartCount": 0, "image": "postgres:does-not-exist",
+                     "state": {"waiting": {"reason": "ImagePullBackOff",
+                                           "message": 'Back-off pulling image "postgres:does-not-exist"'}}}]}}
+
+
+def test_a_database_that_cannot_start_is_the_cause_not_the_backends_probe(make_context, capsys):
+    # Seen on minikube: postgres in ImagePullBackOff, the backend's /ready 503, diagnosed as a probe problem.
+    backend = fixture("pods-probe-failure.json")
+    pods = {"items": [*backend["items"], POSTGRES_POD]}
+    c = make_context({GET_PODS: ok(json.dumps(pods)), GET_EVENTS: ok(json.dumps(fixture("events.json")))})
+    diagnoses = explain(c, resolve(c), Report())
+    out = capsys.readouterr().out.splitlines()
+    assert diagnoses[0].statefulset == "todo-app-postgresql"
+    assert out[0] == ("[fail] cause: statefulset todo-app-postgresql cannot start: todo-app-postgresql-0/postgresql: "
+                      'image-pull (ImagePullBackOff) Back-off pulling image "postgres:does-not-exist"')
+    assert any("todo-app-backend-6f7d9c5b4-h3j9k/backend: probe-failure: waits on statefulset todo-app-postgresql"
+               in row for row in out)
+    assert not any("check the probe path" in row for row in out)
+    # No logs of the waiting backend: they only say the database is not there.
+    assert not any(" logs " in command for command in commands_run(c))
+
+
+def test_an_app_pod_with_a_cause_of_its_own_is_still_diagnosed_beside_the_database(make_context, capsys):
+    pods = {"items": [*fixture("pods-config-error.json")["items"], POSTGRES_POD]}
+    c = make_context({GET_PODS: ok(json.dumps(pods)), GET_EVENTS: ok(json.dumps(fixture("events.json")))})
+    explain(c, resolve(c), Report())
+    assert "invoke prepare-secrets" in capsys.readouterr().out
+
+
+def test_repeated_log_lines_are_shown_once_with_their_count(make_context, capsys):
+    pod = "todo-app-backend-6f7d9c5b4-r5t7y"
+    logs = line([*KUBECTL, "logs", pod, "-c", "backend", "--tail=20", "--previous"])
+    retry = [f'{{"ts": "2026-12-01T22:5{i}:0{i}.123+00:00", "level": "warning", "msg": "database not reachable"}}'
+             for i in range(6)]
+    c = make_context({GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
+                      GET_EVENTS: ok(json.dumps(fixture("events.json"))),
+                      logs: ok("\n".join(["starting", *retry, "starting", "giving up"]) + "\n")})
+    explain(c, resolve(c), Report())
+    shown = [row for row in capsys.readouterr().out.splitlines() if "log |" in row]
+    assert shown == ["[info]   log | starting (repeated 2 times)",
+                     f"[info]   log | {retry[0]} (repeated 6 times)", "[info]   log | giving up"]

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +280,37 @@ class _ReadyWatcher(StreamWatcher):
         return []
 
 
+@dataclass
+class _Started:
+    """A long-lived command once ready: its ready match, and its Result once it has ended."""
+
+    match: re.Match
+    running: Result
+    result: Result | None = None
+
+
+@contextmanager
+def _started(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> Iterator[_Started]:
+    found = _Ready(ready)
+    # exec: the shell becomes the command, so stopping the shell's process stops the command.
+    running = c.run("exec " + render(command), asynchronous=True, hide=True, warn=True, in_stream=False,
+                    watchers=[_ReadyWatcher(found)])
+    started, result = None, running
+    try:
+        match = _wait_until_ready(found, running, timeout)
+        if match:
+            started = _Started(match, running)
+            yield started
+    finally:
+        if isinstance(running, Promise):
+            result = _stop(running)
+        if started:
+            started.result = result
+    if not started:
+        said = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}").splitlines()[-1]
+        raise NotStarted(REDACTOR(f"{render(command)} did not get ready (waited up to {timeout:.0f}s): {said[:200]}"))
+
+
 @contextmanager
 def background(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> Iterator[re.Match]:
     """Run a long-lived command (a proxy) while the block runs; yield the match of ``ready`` in its output.
@@ -290,21 +321,46 @@ def background(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> 
     captured, never shown. A Context that hands back a finished Result instead of a
     running command (a MockContext, invoke's own dry run) has printed all it will.
     """
-    found = _Ready(ready)
-    # exec: the shell becomes the command, so stopping the shell's process stops the command.
-    running = c.run("exec " + render(command), asynchronous=True, hide=True, warn=True, in_stream=False,
-                    watchers=[_ReadyWatcher(found)])
-    match, result = None, running
+    with _started(c, command, ready, timeout) as started:
+        yield started.match
+
+
+# What ends a task that serves until stopped: Ctrl-C, ``kill`` and a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(Exception):
+    """The task got one of ``STOP_SIGNALS``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def serve(c: Context, command: Argv, ready: re.Pattern, timeout: float,
+          announce: Callable[[re.Match], None]) -> Result:
+    """Run a long-lived command (a port-forward) until it exits or the task gets SIGINT, SIGTERM or SIGHUP.
+
+    ``announce`` is called with the ready match (see ``background``); the command's
+    Result is returned once it has exited by itself. A stop signal stops the
+    command and raises ``Stopped``. Without the handlers Python dies at once on
+    SIGTERM and SIGHUP, skipping every ``finally``, and the command lived on,
+    re-parented to PID 1; a job a script started with ``&`` even ignores SIGINT.
+    """
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    # The handlers are set only here: they need the main thread, where invoke runs a task.
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
-        match = _wait_until_ready(found, running, timeout)
-        if match:
-            yield match
+        with _started(c, command, ready, timeout) as started:
+            announce(started.match)
+            while isinstance(started.running, Promise) and not started.running.runner.process_is_finished:
+                time.sleep(0.1)
+        return started.result
     finally:
-        if isinstance(running, Promise):
-            result = _stop(running)
-    if not match:
-        said = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}").splitlines()[-1]
-        raise NotStarted(REDACTOR(f"{render(command)} did not get ready (waited up to {timeout:.0f}s): {said[:200]}"))
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _wait_until_ready(found: _Ready, running: Result, timeout: float) -> re.Match | None:

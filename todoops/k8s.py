@@ -6,19 +6,23 @@ the provider's pull policy and the Secret's checksum patched in memory (the
 files never change), so a changed image or Secret always rolls out and an
 unchanged one leaves every pod alone.
 """
+import re
 from collections.abc import Sequence
 
 import yaml
 from invoke import Context, task
 
-from .commands import run
+from .commands import NotStarted, Stopped, echo, run, serve
 from .config import COUNT, PORT, Settings, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, local_images
-from .kube import ensure_namespace, get_json, kubectl, selector
+from .known_secrets import load_known_secrets
+from .kube import ensure_namespace, get_json, kubectl, said, selector
 from .preflight import require_cluster
 from .providers import provider_for
 from .release import release_objects, secret_checksum, with_release
+from .report import Report
+from .status import release_status, show
 
 CONTEXT_HELP = "Kube context to use (a non-local one must be named here explicitly)."
 
@@ -50,12 +54,16 @@ def apply(c, dry_run=False, context=None):
     apply_manifests(c, cfg, images, release_objects(c, cfg, images))
 
 
-@task(help={"context": CONTEXT_HELP})
-def status(c, context=None):
-    """Show every object of the release (workloads, pods, services, ingress, Secret, volumes)."""
-    cfg = resolve(c, context=context, context_explicit=bool(context))
+@task(help={"context": CONTEXT_HELP, "json": "Print the components as JSON on stdout."})
+def status(c, context=None, json=False):  # noqa: A002 (the flag is --json)
+    """Per component: ready/desired replicas, the image tag running and whether it is the current source, restarts, last rollout."""
+    cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
     cfg = require_cluster(c, cfg)
-    run(c, kubectl(cfg, "get", "all,ingress,secret,pvc", "-l", selector(cfg), "-o", "wide"), warn=True)
+    statuses = release_status(c, cfg)
+    if not statuses:
+        fail(f"nothing of release {cfg.release} in namespace {cfg.namespace}", "deploy first: invoke deploy",
+             ExitCode.NOT_DEPLOYED)
+    show(Report(json_mode=cfg.json), statuses)
 
 
 @task(help={"component": "backend or frontend (default backend).", "tail": "Lines to show per pod (default 100).",
@@ -65,8 +73,14 @@ def logs(c, component="backend", tail=None, follow=False, context=None):
     cfg = resolve(c, context=context, context_explicit=bool(context))
     lines = read_flag(COUNT, tail, "--tail") or 100
     cfg = require_cluster(c, cfg)
+    load_known_secrets(c, cfg)
     run(c, kubectl(cfg, "logs", "-l", f"{selector(cfg)},app.kubernetes.io/component={component}",
                    "--all-containers", "--prefix", f"--tail={lines}", *(["--follow"] if follow else [])))
+
+
+# kubectl's line once it listens; a forward that cannot reach a pod fails before printing it.
+FORWARDING = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+)", re.MULTILINE)
+FORWARD_START_SECONDS = 30.0
 
 
 @task(help={"component": "frontend or backend (default frontend).",
@@ -77,6 +91,19 @@ def port_forward(c, component="frontend", port=None, context=None):
     port = read_flag(PORT, port, "--port")
     cfg = require_cluster(c, cfg)
     name, service_port = component_service(c, cfg, component)
-    print(f"http://127.0.0.1:{port or service_port} -> service/{name}:{service_port} (Ctrl-C to stop)")
-    run(c, kubectl(cfg, "port-forward", "--address", "127.0.0.1", f"service/{name}",
-                   f"{port or service_port}:{service_port}"))
+    forward(c, cfg, name, port or service_port, service_port)
+
+
+def forward(c: Context, cfg: Settings, service: str, port: int, service_port: int) -> None:
+    """Forward 127.0.0.1:``port`` to the Service until kubectl ends or the task is stopped (which stops kubectl)."""
+    argv = kubectl(cfg, "port-forward", "--address", "127.0.0.1", f"service/{service}", f"{port}:{service_port}")
+    try:
+        result = serve(c, argv, FORWARDING, FORWARD_START_SECONDS, lambda ready: print(
+            f"http://127.0.0.1:{ready[1]} -> service/{service}:{service_port} (Ctrl-C to stop)", flush=True))
+    except NotStarted as error:
+        fail(str(error), f"is 127.0.0.1:{port} free, and is a {service} pod ready? invoke status", ExitCode.FAILED)
+    except Stopped as stopped:
+        echo(f"port-forward stopped ({stopped})")
+        return
+    if not result.ok:
+        fail(f"kubectl port-forward ended: {said(result)}", "is the pod still running? invoke status", ExitCode.FAILED)

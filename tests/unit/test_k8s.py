@@ -1,12 +1,17 @@
 import json
 
+import pytest
 import yaml
+from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import ENV, line, not_found, ok, project, secret_answer
+from tests.unit.fixtures import ENV, failed, line, not_found, ok, preflight_ok, project, secret_answer
 from todoops.config import resolve
+from todoops.errors import ExitCode
 from todoops.images import planned_images
-from todoops.k8s import apply_manifests
+from todoops.k8s import apply_manifests, forward, logs, status
+from todoops.redaction import REDACTOR
+from todoops.status import COMPONENT
 from todoops.release import load_manifests, release_objects, secret_checksum
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
@@ -53,3 +58,67 @@ def test_no_secret_yet_leaves_the_annotation_empty(make_context, tmp_path):
                            resolve(make_context())) == ""
     assert applied_checksums(make_context, tmp_path, not_found("secrets", "todo-app-secrets"))[
         "todo-app-backend"] == ""
+
+
+GET_STATUS = line([*KUBECTL, "get", "deployments,statefulsets,replicasets,controllerrevisions,pods",
+                   "-l", "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app", "-o", "json"])
+LOGS = line([*KUBECTL, "logs", "-l", "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app,"
+             "app.kubernetes.io/component=backend", "--all-containers", "--prefix", "--tail=100"])
+FORWARD = "exec " + line([*KUBECTL, "port-forward", "--address", "127.0.0.1", "service/todo-app-frontend", "3000:3000"])
+
+
+def test_status_compares_the_running_tag_with_the_sources_content_tag(make_context, tmp_path, capsys):
+    project(tmp_path)
+    source = {image.name: image.tag for image in planned_images(resolve(make_context()))}
+    found = {"items": [
+        {"kind": "Deployment", "metadata": {"name": "todo-app-backend", "labels": {COMPONENT: "backend"}},
+         "spec": {"replicas": 2}, "status": {"readyReplicas": 2}},
+        {"kind": "Pod", "metadata": {"name": "todo-app-backend-x", "labels": {COMPONENT: "backend"}},
+         "spec": {"containers": [{"name": "backend", "image": f"todo-backend:{source['backend']}-0123456789ab"}]},
+         "status": {"containerStatuses": [{"name": "backend", "restartCount": 1}]}},
+        {"kind": "Deployment", "metadata": {"name": "todo-app-frontend", "labels": {COMPONENT: "frontend"}},
+         "spec": {"replicas": 2}, "status": {"readyReplicas": 2}},
+        {"kind": "Pod", "metadata": {"name": "todo-app-frontend-x", "labels": {COMPONENT: "frontend"}},
+         "spec": {"containers": [{"name": "frontend", "image": "todo-frontend:000000000000-0123456789ab"}]}},
+    ]}
+    c = make_context({**preflight_ok(), GET_STATUS: ok(json.dumps(found))})
+    status(c, json=True)
+    rows = {row["component"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["backend"]["current"], rows["frontend"]["current"]) == (True, False)
+    assert rows["frontend"]["source_tag"] == source["frontend"] and rows["backend"]["restarts"] == 1
+
+
+def test_status_of_nothing_deployed_says_so_and_how_to_deploy(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context({**preflight_ok(), GET_STATUS: ok(json.dumps({"items": []}))})
+    with pytest.raises(Exit) as stopped:
+        status(c)
+    assert stopped.value.code == ExitCode.NOT_DEPLOYED and "invoke deploy" in str(stopped.value.message)
+
+
+def test_logs_teach_the_redaction_filter_the_clusters_secret_before_printing(make_context, tmp_path):
+    project(tmp_path)
+    in_cluster = "only-the-cluster-knows-this-password"
+    c = make_context({**preflight_ok(), GET_SECRET: secret_answer({**ENV, "POSTGRES_PASSWORD": in_cluster}),
+                      LOGS: ok()})
+    logs(c)
+    assert commands_run(c)[-2:] == [GET_SECRET, LOGS]
+    assert REDACTOR(f"postgresql://todo:{in_cluster}@db") == "postgresql://todo:***@db"
+
+
+def test_port_forward_announces_the_url_kubectl_listens_on(make_context, capsys):
+    c = make_context({FORWARD: ok("Forwarding from 127.0.0.1:3000 -> 3000\n")})
+    forward(c, resolve(c), "todo-app-frontend", 3000, 3000)
+    assert capsys.readouterr().out == "http://127.0.0.1:3000 -> service/todo-app-frontend:3000 (Ctrl-C to stop)\n"
+
+
+def test_port_forward_that_cannot_listen_or_loses_its_pod_fails_with_kubectls_words(make_context, capsys):
+    busy = make_context({FORWARD: failed(stderr="unable to listen on any of the requested ports: [{3000 3000}]\n")})
+    with pytest.raises(Exit) as stopped:
+        forward(busy, resolve(busy), "todo-app-frontend", 3000, 3000)
+    assert "unable to listen" in stopped.value.message and "127.0.0.1:3000 free" in stopped.value.message
+    lost = make_context({FORWARD: failed(stdout="Forwarding from 127.0.0.1:3000 -> 3000\n",
+                                         stderr="error: lost connection to pod\n")})
+    with pytest.raises(Exit) as stopped:
+        forward(lost, resolve(lost), "todo-app-frontend", 3000, 3000)
+    assert "ended: error: lost connection to pod" in stopped.value.message

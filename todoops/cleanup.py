@@ -15,23 +15,33 @@ namespace holds from the start are nobody's. Anything else is foreign.
   carry the release's labels. A foreign release of the same name is kept and
   said so; like a foreign object that keeps the namespace, it does not make
   clean fail: clean removed all that was its own, and a re-run does the same.
-- Images leave the node only when no pod of another namespace runs them.
+- Images: only the refs the suite recorded loading (loaded.py) leave the node,
+  and only when no pod of another namespace runs them. minikube removes an
+  image with every name it has, so one that also carries a name the suite did
+  not load stays (said so). A removal minikube reports as failed ("Failed to
+  remove", with exit code 0) fails clean. ``--prune-cache`` also deletes the
+  tarballs of those refs from minikube's host-side cache
+  (``$MINIKUBE_HOME/cache/images``), which grows by one per changed image.
 - Every listing must succeed: a failed one stops clean before anything is
   deleted, with the command's message.
 
 The whole plan is gathered first, shown, confirmed, then carried out; a second
 run finds nothing and succeeds.
 """
+import json
+import posixpath
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from invoke import Context
+from invoke import Context, Result
 
 from .chart import chart_name, helm, release_metadata
-from .commands import Argv, run
+from .commands import Argv, probe, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .kube import MANAGED_BY, MANAGED_BY_LABEL, PART_OF, get_json, kubectl, read
+from .loaded import forget, recorded
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube, normalize
 from .remote import on_host, task
@@ -45,31 +55,99 @@ NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "def
 # helm's record of a release: a Secret (default storage driver) or ConfigMap labelled with its name.
 HELM_RECORD_KINDS = ("Secret", "ConfigMap")
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
-Step = tuple[str, Argv]
+# How `minikube image rm` reports a name it could not remove: on stderr, with exit code 0.
+MINIKUBE_RM_FAILED = "Failed to remove"
 
 
-def ours(cfg: Settings, refs: set[str]) -> list[str]:
-    """The refs of the suite's own repositories among ``refs``."""
-    repositories = {spec.repository for spec in cfg.images}
-    return sorted(ref for ref in refs if ref.rsplit("/", 1)[-1].split(":")[0] in repositories)
+class Step(NamedTuple):
+    what: str
+    argv: Argv
+    # Checks the command's result (a failure it reports with exit code 0) and records what it did.
+    after: Callable[[Result], None] | None = None
 
 
-def cluster_image_steps(c: Context, cfg: Settings) -> list[Step]:
-    """Removing our images from the node, where the provider keeps its own image store."""
+def minikube_images(text: str) -> dict[str, str]:
+    """Normalized ref -> image ID, from ``minikube image ls --format json`` (each image lists its names)."""
+    try:
+        images = json.loads(text or "[]")
+    except ValueError:
+        return {}
+    return {normalize(tag): str(image.get("id", "")) for image in images if isinstance(image, dict)
+            for tag in image.get("repoTags") or [] if isinstance(tag, str)} if isinstance(images, list) else {}
+
+
+def node_images(c: Context, cfg: Settings) -> tuple[dict[str, str], Argv] | None:
+    """The node's image names (ref -> what removing it takes along) and the remove command; None: no image store."""
     if cfg.provider == "containerd":
-        listing, remove = ctr(cfg, "images", "ls", "-q"), ctr(cfg, "images", "rm")
-    elif cfg.provider == "minikube" and not cfg.build_in_cluster:
-        listing, remove = minikube(cfg, "image", "ls"), minikube(cfg, "image", "rm")
-    else:
+        # containerd removes a name alone: each name stands for itself.
+        return {ref: ref for ref in listed_refs(read(c, ctr(cfg, "images", "ls", "-q")) or "")}, \
+            ctr(cfg, "images", "rm")
+    if cfg.provider == "minikube":
+        return minikube_images(read(c, minikube(cfg, "image", "ls", "--format", "json")) or ""), \
+            minikube(cfg, "image", "rm")
+    return None
+
+
+def removal_checked(cfg: Settings, refs: Sequence[str]) -> Callable[[Result], None]:
+    def after(result: Result) -> None:
+        failures = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines()
+                    if MINIKUBE_RM_FAILED in line]
+        if failures:
+            fail(f"the cluster kept image(s) it was asked to remove: {failures[-1][:300]}",
+                 f"see what is left with `minikube -p {cfg.context} image ls`; run `invoke clean` again once "
+                 "minikube's message is dealt with", ExitCode.FAILED)
+        forget(cfg, refs)
+    return after
+
+
+def cluster_image_steps(c: Context, cfg: Settings, notes: list[str]) -> list[Step]:
+    """Removing the images the suite loaded from the node, where the provider keeps its own image store."""
+    found = node_images(c, cfg)
+    if found is None:
         return []
-    refs = ours(cfg, listed_refs(read(c, listing) or ""))
+    names, remove = found
+    refs = sorted(recorded(cfg) & set(names))
     if refs:
         # The node's image store is shared: an image another namespace's pod runs must stay.
         pods = read(c, ["kubectl", "--context", cfg.context, "get", "pods", "--all-namespaces", "--no-headers",
                         "-o", "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
         in_use = images_in_use(pods or "", cfg.namespace)
         refs = [ref for ref in refs if ref not in in_use]
-    return [(f"{len(refs)} image(s) from the cluster", [*remove, *refs])] if refs else []
+    shared = {ref: sorted(other for other, image in names.items() if image == names[ref] and other not in refs)
+              for ref in refs}
+    for ref, others in shared.items():
+        if others:
+            notes.append(f"image {ref} kept: the same image is also {', '.join(others)}, which the suite did not "
+                         "load (removing one name would remove them all)")
+    refs = [ref for ref in refs if not shared[ref]]
+    return [Step(f"{len(refs)} image(s) from the cluster", [*remove, *refs], removal_checked(cfg, refs))] \
+        if refs else []
+
+
+def minikube_home(c: Context) -> str:
+    """Where minikube keeps its files, as minikube itself decides (MINIKUBE_HOME, or ~/.minikube)."""
+    configured = probe(c, ["printenv", "MINIKUBE_HOME"]).stdout.strip()
+    if not configured:
+        return posixpath.join(probe(c, ["printenv", "HOME"]).stdout.strip(), ".minikube")
+    return configured if posixpath.basename(configured.rstrip("/")) == ".minikube" else \
+        posixpath.join(configured, ".minikube")
+
+
+def cache_names(ref: str) -> set[str]:
+    """The file names minikube caches ``ref`` under (the ref as it was given, ':' as '_'), in each spelling."""
+    short = ref.removeprefix("docker.io/library/").removeprefix("docker.io/")
+    return {name.replace(":", "_") for name in (ref, short)}
+
+
+def cache_steps(c: Context, cfg: Settings, refs: set[str]) -> list[Step]:
+    """Deleting the tarballs of ``refs`` from minikube's host-side cache (``cache/images/<arch>/<ref>``)."""
+    folder = posixpath.join(minikube_home(c), "cache", "images")
+    listing = probe(c, ["find", folder, "-type", "f"])
+    wanted = set().union(*(cache_names(ref) for ref in refs))
+    files = sorted(path for path in listing.stdout.splitlines()
+                   if path.startswith(folder + "/") and
+                   path[len(folder) + 1:].partition("/")[2] in wanted) if listing.ok else []
+    return [Step(f"{len(files)} cached image(s) in {folder}", ["rm", "-f", "--", *files])] if files else []
 
 
 def images_in_use(pods_table: str, namespace: str) -> set[str]:
@@ -86,7 +164,7 @@ def local_image_steps(c: Context, cfg: Settings) -> list[Step]:
     found = read(c, ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                      *(f"--filter=reference={spec.repository}" for spec in cfg.images)])
     refs = sorted((found or "").split())
-    return [(f"{len(refs)} local image(s)", ["docker", "image", "rm", *refs])] if refs else []
+    return [Step(f"{len(refs)} local image(s)", ["docker", "image", "rm", *refs])] if refs else []
 
 
 # -- What the namespace holds, and whose it is (pure functions over `kubectl get -o json` items).
@@ -208,20 +286,24 @@ def our_release(c: Context, cfg: Settings, objects: Sequence[Mapping], notes: li
     return not problem
 
 
-def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None = None) -> list[Step]:
+def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None = None,
+         prune_cache: bool = False) -> list[Step]:
     """Everything ``clean`` would remove, in order; empty when nothing is left. ``notes``: what is kept, and why."""
     notes = notes if notes is not None else []
+    # Read before anything is removed: removing forgets.
+    loaded = recorded(cfg)
     objects = namespace_objects(c, cfg)
     release = our_release(c, cfg, objects, notes)
     steps: list[Step] = []
     if release:
-        steps.append((f"helm release {cfg.release}",
+        steps.append(Step(f"helm release {cfg.release}",
                       helm(cfg, "uninstall", cfg.release, "--wait", "--timeout", f"{cfg.rollout_timeout}s")))
     names = to_delete(objects, cfg)
     if names:
-        steps.append((f"{len(names)} labelled object(s): {', '.join(names)}",
+        steps.append(Step(f"{len(names)} labelled object(s): {', '.join(names)}",
                       kubectl(cfg, "delete", *names, "--ignore-not-found", "--wait=true", "--cascade=foreground")))
-    steps += cluster_image_steps(c, cfg) + (local_image_steps(c, cfg) if local_images else [])
+    steps += cluster_image_steps(c, cfg, notes) + (cache_steps(c, cfg, loaded) if prune_cache else []) \
+        + (local_image_steps(c, cfg) if local_images else [])
     namespace = get_json(c, cfg, "namespace", cfg.namespace)
     if namespace and (metadata(namespace).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY:
         kept = foreign(objects, cfg, release)
@@ -229,7 +311,7 @@ def plan(c: Context, cfg: Settings, local_images: bool, notes: list[str] | None 
             notes.append(f"namespace {cfg.namespace} kept: it holds {len(kept)} object(s) the suite did not create "
                          f"({', '.join(kept[:5])}{', ...' if len(kept) > 5 else ''})")
             return steps
-        steps.append((f"namespace {cfg.namespace} (created by the suite)",
+        steps.append(Step(f"namespace {cfg.namespace} (created by the suite)",
                       kubectl(cfg, "delete", "namespace", cfg.namespace, "--ignore-not-found", "--wait=true")))
     return steps
 
@@ -239,36 +321,43 @@ def ask_terminal(question: str) -> bool:
 
 
 def clean_release(c: Context, cfg: Settings, report: Report, *, yes: bool, local_images: bool = False,
-                  confirm: Callable[[str], bool] | None = None) -> None:
+                  confirm: Callable[[str], bool] | None = None, prune_cache: bool = False) -> None:
+    if prune_cache and cfg.provider != "minikube":
+        fail(f"--prune-cache is for minikube's host-side image cache; provider {cfg.provider} keeps none",
+             "leave --prune-cache out", ExitCode.BAD_INPUT)
     notes: list[str] = []
-    steps = plan(c, cfg, local_images, notes)
+    steps = plan(c, cfg, local_images, notes, prune_cache)
     for note in notes:
         report.line("info", note)
     if not steps:
         report.line("ok", f"nothing to clean for release {cfg.release} in {cfg.namespace}")
         return
-    for what, _ in steps:
-        report.line("info", f"{'would remove' if cfg.dry_run else 'remove'}: {what}")
+    for step in steps:
+        report.line("info", f"{'would remove' if cfg.dry_run else 'remove'}: {step.what}")
     if not (cfg.dry_run or yes):
         if confirm is None:
             fail("clean deletes the objects listed above and needs confirmation",
                  "run it on a terminal to be asked, or pass --yes", ExitCode.BAD_INPUT)
         if not confirm(f"Delete these from {cfg.context}/{cfg.namespace}?"):
             fail("nothing was deleted", "answer y, or pass --yes", ExitCode.BAD_INPUT)
-    for what, argv in steps:
-        with report.step(f"remove {what.split(':')[0]}", dry_run=cfg.dry_run):
-            run(c, argv, mutates=True, dry_run=cfg.dry_run)
+    for step in steps:
+        with report.step(f"remove {step.what.split(':')[0]}", dry_run=cfg.dry_run):
+            result = run(c, step.argv, mutates=True, dry_run=cfg.dry_run)
+            if step.after and not cfg.dry_run:
+                step.after(result)
 
 
 @task(help={"yes": "Delete without asking (required when not on a terminal).",
             "local_images": "Also remove the app's images from the local docker.",
             "dry_run": "List what would be removed and remove nothing.",
+            "prune_cache": "minikube: also delete the suite's loaded images from minikube's host-side cache "
+                           "($MINIKUBE_HOME/cache/images).",
             "context": "Kube context to clean (a non-local one must be named here explicitly).",
             "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",})
-def clean(c, yes=False, local_images=False, dry_run=False, context=None, host=None):
+def clean(c, yes=False, local_images=False, dry_run=False, context=None, host=None, prune_cache=False):
     """Remove the release: helm release, labelled objects, images in the cluster, the namespace if we made it."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), host=host)
     with on_host(c, cfg) as here:
         cfg = require_cluster(here, cfg)
-        clean_release(here, cfg, Report(), yes=yes, local_images=local_images,
+        clean_release(here, cfg, Report(), yes=yes, local_images=local_images, prune_cache=prune_cache,
                       confirm=ask_terminal if sys.stdin.isatty() else None)

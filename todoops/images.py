@@ -26,6 +26,7 @@ from typing import NoReturn
 
 from invoke import Context, Result, task
 
+from . import loaded
 from .commands import Together, probe, run, side_by_side
 from .config import ImageSpec, Settings, resolve
 from .dockerignore import sent_files
@@ -57,6 +58,8 @@ class BuiltImage:
     # False when the tag already existed and nothing was built.
     built: bool = False
     seconds: float = 0.0
+    # registry provider: ``<cluster repository>@sha256:...``, what docker recorded when it pushed the image.
+    pushed_digests: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -234,6 +237,7 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
     report.line("ok", f"{len(have)} image(s) already in the cluster, not loaded")
     if missing and not cfg.dry_run:
         arrived = present(c, cfg, missing)
+        loaded.record(cfg, [remote for ref, remote in missing if ref in arrived])
         still = [ref for ref, _ in missing if ref not in arrived]
         if still:
             fail(f"the cluster still lacks {', '.join(still)} after loading",

@@ -8,6 +8,7 @@ from tests.unit.fixtures import failed, line, not_found, ok, project, release_no
 from todoops.cleanup import clean_release
 from todoops.config import resolve
 from todoops.errors import ExitCode
+from todoops.loaded import record, record_path, recorded
 from todoops.report import Report
 
 KUBECTL = ["kubectl", "--context", "todoops-e2e", "--namespace", "todo-app"]
@@ -62,6 +63,12 @@ DELETE_OBJECTS = line([*KUBECTL, "delete", "ingress.networking.k8s.io/todo-app",
                        "--wait=true", "--cascade=foreground"])
 REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
 DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
+
+
+@pytest.fixture(autouse=True)
+def suite_loaded(make_context):
+    """The deploy before clean loaded the app's two images (postgres:15 was on the node already)."""
+    record(resolve(make_context(**CONFIG)), ["todo-backend:abc", "todo-frontend:def"])
 
 
 def listing(*objects: dict) -> object:
@@ -235,3 +242,94 @@ def test_local_images_on_request(make_context):
     remove = line(["docker", "image", "rm", "todo-backend:abc"])
     commands, _ = clean(make_context, deployed(**{local: ok("todo-backend:abc\n"), remove: ok()}), local_images=True)
     assert commands[-2:] == [remove, DELETE_NAMESPACE]
+
+
+# -- Exactly the images the suite loaded, failures reported (issue 15 #9).
+
+MINIKUBE = ["minikube", "-p", "minikube"]
+MINIKUBE_IMAGES = line([*MINIKUBE, "image", "ls", "--format", "json"])
+MINIKUBE_PODS = line(["kubectl", "--context", "minikube", "get", "pods", "--all-namespaces", "--no-headers", "-o",
+                      "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
+# `minikube image ls --format json` of a containerd-runtime node: the user's own `latest` shares the run tag's image.
+NODE = json.dumps([
+    {"id": "sha256:b1", "repoDigests": [], "repoTags": ["docker.io/library/todo-backend:abc",
+                                                         "docker.io/library/todo-backend:latest"], "size": "81234567"},
+    {"id": "sha256:f1", "repoDigests": [], "repoTags": ["docker.io/library/todo-frontend:def"], "size": "71234567"},
+    {"id": "sha256:p1", "repoDigests": [], "repoTags": ["docker.io/library/postgres:15"], "size": "151234567"}])
+MINIKUBE_RM = line([*MINIKUBE, "image", "rm", "docker.io/library/postgres:15", "docker.io/library/todo-frontend:def"])
+# What minikube v1.38.1 printed for a name it could not remove, with exit code 0.
+RM_FAILED = ok("")
+RM_FAILED.stderr = ("! Failed to remove images for profile minikube error removing images: crictl: sudo crictl rmi "
+                    "docker.io/library/todo-frontend:def: Process exited with status 1\nstderr:\n"
+                    "E1201 rpc error: code = NotFound desc = no such image \"docker.io/library/todo-frontend:def\"\n")
+
+
+def on_minikube(make_context, answers: dict) -> tuple:
+    """A minikube cluster with nothing but images left to clean; the suite loaded postgres and the frontend."""
+    c = make_context({line([*KUBECTL_MINIKUBE, "api-resources", "--verbs=list,delete", "--namespaced", "-o", "name"]):
+                      ok("configmaps\n"), line([*KUBECTL_MINIKUBE, "get", "configmaps", "-o", "json"]): listing(),
+                      line([*KUBECTL_MINIKUBE, "get", "namespace", "todo-app", "-o", "json"]):
+                          not_found("namespaces", "todo-app"),
+                      MINIKUBE_IMAGES: ok(NODE), MINIKUBE_PODS: ok("kube-system   registry.k8s.io/pause:3.10\n"),
+                      **answers})
+    cfg = resolve(c)
+    record(cfg, ["docker.io/library/todo-backend:abc", "todo-frontend:def", "postgres:15"])
+    return c, cfg
+
+
+KUBECTL_MINIKUBE = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
+
+
+def test_clean_removes_exactly_the_loaded_refs_and_keeps_a_shared_image(make_context, capsys):
+    c, cfg = on_minikube(make_context, {MINIKUBE_RM: ok()})
+    clean_release(c, cfg, Report(), yes=True)
+    out = capsys.readouterr().out
+    # postgres:15 was loaded by the suite: it goes; todo-backend:abc is also the user's latest: it stays.
+    assert commands_run(c)[-1] == MINIKUBE_RM
+    assert ("image docker.io/library/todo-backend:abc kept: the same image is also "
+            "docker.io/library/todo-backend:latest, which the suite did not load") in out
+    assert recorded(cfg) == {"docker.io/library/todo-backend:abc"}
+
+
+def test_a_removal_minikube_reports_failed_with_exit_0_fails_clean(make_context, capsys):
+    c, cfg = on_minikube(make_context, {MINIKUBE_RM: RM_FAILED})
+    with pytest.raises(Exit) as error:
+        clean_release(c, cfg, Report(), yes=True)
+    assert error.value.code == ExitCode.FAILED and "[ ok ] remove 2 image(s)" not in capsys.readouterr().out
+    assert "the cluster kept image(s) it was asked to remove: ! Failed to remove images" in error.value.message
+    # Nothing is forgotten: a re-run tries again.
+    assert "docker.io/library/postgres:15" in recorded(cfg)
+
+
+def test_images_the_suite_never_loaded_stay(make_context):
+    c = make_context(deployed(), **CONFIG)
+    record_path(resolve(c)).unlink()
+    clean_release(c, resolve(c), Report(), yes=True)
+    assert REMOVE_IMAGES not in commands_run(c) and IMAGES in commands_run(c)
+
+
+def test_prune_cache_deletes_the_loaded_refs_tarballs_from_minikubes_cache(make_context):
+    cache = "/home/u/.minikube/cache/images"
+    files = [f"{cache}/amd64/todo-frontend_def", f"{cache}/amd64/postgres_15", f"{cache}/amd64/todo-backend_latest",
+             f"{cache}/amd64/docker.io/library/todo-backend_abc", f"{cache}/amd64/registry.k8s.io/pause_3.10"]
+    prune = line(["rm", "-f", "--", *sorted(files[:2] + files[3:4])])
+    c, cfg = on_minikube(make_context, {MINIKUBE_RM: ok(), prune: ok(),
+                                        line(["printenv", "MINIKUBE_HOME"]): failed(),
+                                        line(["printenv", "HOME"]): ok("/home/u\n"),
+                                        line(["find", cache, "-type", "f"]): ok("\n".join(files) + "\n")})
+    clean_release(c, cfg, Report(), yes=True, prune_cache=True)
+    assert commands_run(c)[-2:] == [MINIKUBE_RM, prune]
+
+
+@pytest.mark.parametrize(("home", "folder"), [("/data/mk", "/data/mk/.minikube"), ("/data/.minikube", "/data/.minikube")])
+def test_minikube_home_as_minikube_reads_it(make_context, home, folder):
+    from todoops.cleanup import minikube_home
+
+    assert minikube_home(make_context({line(["printenv", "MINIKUBE_HOME"]): ok(home + "\n")})) == folder
+
+
+def test_prune_cache_elsewhere_than_minikube_is_bad_input(make_context):
+    c = make_context(deployed(), **CONFIG)
+    with pytest.raises(Exit) as error:
+        clean_release(c, resolve(c), Report(), yes=True, prune_cache=True)
+    assert error.value.code == ExitCode.BAD_INPUT and commands_run(c) == []

@@ -145,6 +145,9 @@ COUNT = Kind("a whole number above 0", _count)
 SECONDS = Kind("a duration above 0 and at most 24h: seconds (180) or with units (90s, 3m, 1h30m)", _seconds)
 SWITCH = Kind("a switch: true/false, yes/no, on/off or 1/0", _switch, lambda value: "true" if value else "false")
 PORT = Kind("a port number from 1 to 65535", _port)
+# The app's components, as `logs` and `port-forward` name them (postgresql serves no HTTP to forward to).
+COMPONENT = Kind("one of backend, frontend, postgresql", _choice(("backend", "frontend", "postgresql")))
+SERVICE = Kind("backend or frontend", _choice(("backend", "frontend")))
 PATH = Kind("a path on one line", _path)
 LIST = Kind("a list (in YAML) or comma-separated text", _items, ",".join)
 

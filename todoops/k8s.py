@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import yaml
 from invoke import Context, task
 
+from .chart import hand_over
 from .commands import NotStarted, Stopped, echo, run, serve
-from .config import COUNT, PORT, Settings, read_flag, resolve
+from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, local_images
 from .known_secrets import load_known_secrets
@@ -29,6 +30,8 @@ CONTEXT_HELP = "Kube context to use (a non-local one must be named here explicit
 
 def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> None:
     """``kubectl apply`` of the release's objects with the built image tags; unchanged objects stay untouched."""
+    # A helm release of these objects (a deploy with --method helm before) hands them over first.
+    hand_over(c, cfg, objects)
     objects = with_release(objects, images, provider_for(cfg).pull_policy, secret_checksum(c, cfg))
     stream = "---\n".join(yaml.safe_dump(obj, sort_keys=False) for obj in objects)
     run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=stream)
@@ -56,7 +59,7 @@ def apply(c, dry_run=False, context=None):
 
 @task(help={"context": CONTEXT_HELP, "json": "Print the components as JSON on stdout."})
 def status(c, context=None, json=False):  # noqa: A002 (the flag is --json)
-    """Per component: ready/desired replicas, the image tag running and whether it is the current source, restarts, last rollout."""
+    """Per component: ready/desired, the image tag running and whether it is today's source, restarts, last rollout."""
     cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
     cfg = require_cluster(c, cfg)
     statuses = release_status(c, cfg)
@@ -66,11 +69,13 @@ def status(c, context=None, json=False):  # noqa: A002 (the flag is --json)
     show(Report(json_mode=cfg.json), statuses)
 
 
-@task(help={"component": "backend or frontend (default backend).", "tail": "Lines to show per pod (default 100).",
-            "follow": "Keep streaming new lines.", "context": CONTEXT_HELP})
+@task(help={"component": "backend, frontend or postgresql (default backend).",
+            "tail": "Lines to show per pod (default 100).", "follow": "Keep streaming new lines.",
+            "context": CONTEXT_HELP})
 def logs(c, component="backend", tail=None, follow=False, context=None):
     """Print the logs of every pod of one component, prefixed with the pod name."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
+    component = read_flag(COMPONENT, component, "--component")
     lines = read_flag(COUNT, tail, "--tail") or 100
     cfg = require_cluster(c, cfg)
     load_known_secrets(c, cfg)
@@ -88,6 +93,7 @@ FORWARD_START_SECONDS = 30.0
 def port_forward(c, component="frontend", port=None, context=None):
     """Reach a Service on 127.0.0.1 (works on every cluster, with or without an ingress); Ctrl-C stops it."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
+    component = read_flag(SERVICE, component, "--component")
     port = read_flag(PORT, port, "--port")
     cfg = require_cluster(c, cfg)
     name, service_port = component_service(c, cfg, component)

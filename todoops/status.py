@@ -18,7 +18,7 @@ from .kube import get_json, selector
 from .lint import image_parts
 from .report import Report
 
-COMPONENT = "app.kubernetes.io/component"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 WORKLOADS = {"Deployment": "ReplicaSet", "StatefulSet": "ControllerRevision"}
 
 
@@ -48,8 +48,8 @@ def component_statuses(found: Mapping, source_tags: Mapping[str, str], now: date
     items = found.get("items") or []
     statuses = []
     for workload in (item for item in items if item.get("kind") in WORKLOADS):
-        component = workload["metadata"].get("labels", {}).get(COMPONENT, workload["metadata"]["name"])
-        mine = [item for item in items if item["metadata"].get("labels", {}).get(COMPONENT) == component]
+        component = workload["metadata"].get("labels", {}).get(COMPONENT_LABEL, workload["metadata"]["name"])
+        mine = [item for item in items if item["metadata"].get("labels", {}).get(COMPONENT_LABEL) == component]
         pods = [pod for pod in mine if pod["kind"] == "Pod"]
         containers = [status for pod in pods for status in pod.get("status", {}).get("containerStatuses") or []]
         statuses.append(ComponentStatus(

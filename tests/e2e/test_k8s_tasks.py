@@ -52,10 +52,13 @@ def workload(kind: str, component: str) -> dict:
     """One replica of ``component`` running the python image (so never the sources' content tag)."""
     labels = {**SELECTOR, "app.kubernetes.io/component": component}
     container = {"name": component, "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "3600"]}
+    spec = {"replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels},
+                         "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]}}}
+    if kind == "StatefulSet":
+        spec["serviceName"] = f"todo-app-{component}"
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": f"todo-app-{component}", "labels": labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels}, **({"serviceName": "x"} if kind == "StatefulSet" else {}),
-                     "template": {"metadata": {"labels": labels}, "spec": {"terminationGracePeriodSeconds": 1,
-                                                                          "containers": [container]}}}}
+            "spec": spec}
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from tests.unit.fixtures import ENV, failed, line, not_found, ok, preflight_ok, 
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import planned_images
-from todoops.k8s import apply_manifests, forward, logs, status
+from todoops.k8s import apply_manifests, forward, logs, port_forward, status
 from todoops.redaction import REDACTOR
-from todoops.status import COMPONENT
+from todoops.status import COMPONENT_LABEL as COMPONENT
 from todoops.release import load_manifests, release_objects, secret_checksum
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
@@ -122,3 +122,13 @@ def test_port_forward_that_cannot_listen_or_loses_its_pod_fails_with_kubectls_wo
     with pytest.raises(Exit) as stopped:
         forward(lost, resolve(lost), "todo-app-frontend", 3000, 3000)
     assert "ended: error: lost connection to pod" in stopped.value.message
+
+
+@pytest.mark.parametrize(("task", "flags"), [
+    (logs, {"component": "bogus"}), (port_forward, {"component": "postgresql"}), (port_forward, {"port": "0"})])
+def test_an_unknown_component_or_port_is_bad_input_before_the_cluster_is_asked(make_context, task, flags):
+    c = make_context()
+    with pytest.raises(Exit) as stopped:
+        task(c, **flags)
+    assert stopped.value.code == ExitCode.BAD_INPUT and "--" in stopped.value.message
+    assert commands_run(c) == []

@@ -5,6 +5,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_a_command_naming_a_project_file_syncs_first_and_runs_in_the_working_fol
 
 
 def test_a_dry_run_changes_nothing_on_the_remote(sshd, settings_for, project, remote_dir, capfd):
-    cfg = settings_for(sshd).with_flags(dry_run=True)
+    cfg = replace(settings_for(sshd), dry_run=True)
     with remote.on_host(Context(), cfg) as c:
         run(c, ["docker", "build", str(project / "backend")], mutates=True, dry_run=True)
         probe(c, ["ls", str(project / "backend")])
@@ -244,18 +245,16 @@ def test_ssh_config_supplies_name_port_user_key_and_known_hosts(sshd, settings_f
         assert probe(c, ["id", "-un"]).stdout.strip() == user
 
 
-def test_each_host_visits_every_host_and_names_the_failed_one(sshd, settings_for):
+def test_each_host_visits_every_host_and_keeps_the_failed_ones_error(sshd, settings_for):
     from tests.remote.conftest import free_port
 
     closed = f"root@127.0.0.1:{free_port()}"
-    cfg = settings_for(sshd, host=f"{sshd.target},{closed}")
-    seen = []
-    with pytest.raises(Exit) as raised:
-        remote.each_host(Context(), cfg, lambda c: seen.append(probe(c, ["echo", "ok"]).stdout))
-    message = str(raised.value.message)
-    assert seen == ["ok\n"]
-    assert raised.value.code == ExitCode.UNREACHABLE
-    assert f"1 of 2 host(s) failed: {closed}" in message and f"{sshd.target}" not in message.splitlines()[-1]
+    cfg = settings_for(sshd, host=f"{closed},{sshd.target}")
+    outcomes = remote.each_host(Context(), cfg, lambda c: probe(c, ["echo", "ok"]).stdout)
+    # The unreachable first host does not stop the visit of the second.
+    assert [(outcome.host, outcome.value) for outcome in outcomes] == [(closed, None), (sshd.target, "ok\n")]
+    assert outcomes[0].code == ExitCode.UNREACHABLE and closed in outcomes[0].error
+    assert not outcomes[1].error
 
 
 def test_only_one_host_for_single_host_tasks(sshd, settings_for):
@@ -263,17 +262,6 @@ def test_only_one_host_for_single_host_tasks(sshd, settings_for):
         with remote.on_host(Context(), settings_for(sshd, host=f"{sshd.target},{sshd.target}")):
             pass
     assert raised.value.code == ExitCode.BAD_INPUT
-
-
-def doctor_step(c, cfg) -> list:
-    """What `invoke doctor` does, on whichever Context it is given."""
-    from todoops import preflight
-    from todoops.report import Report
-
-    checks, _ = preflight.gather(c, cfg)
-    preflight.show(Report(), checks)
-    preflight.require(checks, "doctor found problems")
-    return checks
 
 
 def test_doctor_over_ssh_finds_what_doctor_finds_here(sshd, settings_for):
@@ -288,17 +276,18 @@ def test_doctor_over_ssh_finds_what_doctor_finds_here(sshd, settings_for):
     assert [(check.name, check.status) for check in far] == [(check.name, check.status) for check in local]
 
 
-def test_doctor_names_the_host_that_lacks_docker(sshd_without_docker, settings_for, project, remote_dir, capfd):
+def test_doctor_names_the_host_that_lacks_docker(sshd_without_docker, settings_for, project, remote_dir):
+    from todoops import preflight
+
     before = tree(project)
     cfg = settings_for(sshd_without_docker)
+    checks = remote.checks_everywhere(Context(), cfg, lambda c: preflight.gather(c, cfg)[0])
+    assert (f"{sshd_without_docker.target}: docker", "fail", "not installed") in [
+        (check.name, check.status, check.detail) for check in checks]
     with pytest.raises(Exit) as raised:
-        remote.each_host(Context(), cfg, lambda c: doctor_step(c, cfg))
-    message = str(raised.value.message)
+        preflight.require(checks, "doctor found problems")
     assert raised.value.code >= ExitCode.PREFLIGHT
-    assert f"on {sshd_without_docker.target}: doctor found problems" in message and "docker: not installed" in message
-    assert f"1 of 1 host(s) failed: {sshd_without_docker.target}" in message
-    shown = [line for line in capfd.readouterr().out.splitlines() if "not installed" in line]
-    assert any("docker" in line for line in shown), shown
+    assert f"{sshd_without_docker.target}: docker: not installed" in str(raised.value.message)
     assert tree(project) == before and not remote_dir.exists()
 
 
@@ -307,7 +296,7 @@ def test_a_build_dry_run_over_ssh_plans_without_touching_the_remote(sshd, settin
     from todoops import images
     from todoops.report import Report
 
-    cfg = settings_for(sshd).with_flags(dry_run=True)
+    cfg = replace(settings_for(sshd), dry_run=True)
     with remote.on_host(Context(), cfg) as c:
         built = images.build(c, cfg, Report())
     err = capfd.readouterr().err

@@ -110,6 +110,15 @@ def listed_refs(text: str) -> set[str]:
     return refs
 
 
+def manifest_inspect(remote: str) -> list[str]:
+    """Whether the registry has ``remote``. dockerd talks plain HTTP to a registry on the loopback
+    (kind's local registry), but docker's manifest client must be told so or it asks for HTTPS and
+    reports the image missing: every deploy would push again and then find the push missing."""
+    host = remote.split("/", 1)[0].rsplit(":", 1)[0]
+    loopback = host in ("localhost", "[::1]") or host.startswith("127.")
+    return ["docker", "manifest", "inspect", *(["--insecure"] if loopback else []), remote]
+
+
 def present(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
     """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs.
 
@@ -120,7 +129,7 @@ def present(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[s
     if provider.name == "docker-desktop":
         return {ref for ref, _ in refs}
     if provider.listing is None:
-        return {ref for ref, remote in refs if probe(c, ["docker", "manifest", "inspect", remote]).ok}
+        return {ref for ref, remote in refs if probe(c, manifest_inspect(remote)).ok}
     listing = probe(c, provider.listing(cfg))
     have = listed_refs(listing.stdout) if listing.ok else set()
     return {ref for ref, remote in refs if normalize(remote) in have}

@@ -12,10 +12,12 @@ lines, the API's answers), so the secrets are registered with the redaction
 filter first (todoops.known_secrets); a read that fails is said so, never taken
 for "nothing there".
 """
+import json
 import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from invoke import Context, Result
@@ -29,7 +31,6 @@ from .kube import get_json, kubectl, said, selector
 from .preflight import Check, context_checks, ok, show, targeted
 from .remote import checks_everywhere, task
 from .report import Report
-from .rollout import STUCK, statefulset_of
 from .smoke import refuse_remote, smoke_checks
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
@@ -53,70 +54,37 @@ def component(obj: Mapping) -> str:
     return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component", "")
 
 
-def workload_checks(workloads: Sequence[Mapping]) -> list[Check]:
-    """Deployments and StatefulSets (the database) alike: every wanted replica updated and ready."""
+def deployment_checks(deployments: Sequence[Mapping]) -> list[Check]:
     checks = []
-    for item in workloads:
-        kind, name = item["kind"].lower(), item["metadata"]["name"]
-        wanted, status = item["spec"].get("replicas", 1), item.get("status", {})
-        ready = status.get("availableReplicas" if kind == "deployment" else "readyReplicas", 0)
-        updated = status.get("updatedReplicas", 0)
-        word = "available" if kind == "deployment" else "ready"
-        checks.append(ok(f"{kind} {name}", f"{ready}/{wanted} {word}") if ready >= wanted == updated
-                      else Check(f"{kind} {name}", "fail", f"{ready}/{wanted} {word}, {updated} updated",
+    for item in deployments:
+        name, wanted, status = item["metadata"]["name"], item["spec"].get("replicas", 1), item.get("status", {})
+        available, updated = status.get("availableReplicas", 0), status.get("updatedReplicas", 0)
+        checks.append(ok(f"deployment {name}", f"{available}/{wanted} available") if available >= wanted == updated
+                      else Check(f"deployment {name}", "fail", f"{available}/{wanted} available, {updated} updated",
                                  "run `invoke rollout.status` for the diagnosis", ExitCode.UNHEALTHY))
     return checks
 
 
-def waiting_checks(pods: Sequence[Mapping]) -> list[Check]:
-    """Containers waiting for something that does not come by itself (an image, a Secret); crash loops are
-    the restarts check's."""
-    stuck = [f"{pod['metadata']['name']}/{status['name']} {reason} ({status.get('image', '')})"
-             for pod in pods for status in pod.get("status", {}).get("containerStatuses") or []
-             for reason in [(status.get("state", {}).get("waiting") or {}).get("reason", "")]
-             if reason in STUCK - {"CrashLoopBackOff"}]
-    return [Check("waiting", "fail", ", ".join(stuck), "run `invoke rollout.status` for the diagnosis and the fix",
-                  ExitCode.UNHEALTHY)] if stuck else [ok("waiting", "no pod waits for an image or configuration")]
-
-
-def same_ref(running: str, wanted: str) -> bool:
-    """The runtime reports docker.io/library/postgres:15 for postgres:15."""
-    return running == wanted or running.endswith(f"/{wanted}") or running.endswith(f"/library/{wanted}")
-
-
-def statefulset_image_checks(statefulsets: Sequence[Mapping], pods: Sequence[Mapping]) -> list[Check]:
-    """Each StatefulSet's pods run the image its spec names (images the suite does not build, e.g. postgres)."""
-    checks = []
-    for item in statefulsets:
-        name = item["metadata"]["name"]
-        mine = [pod for pod in pods if statefulset_of(pod) == name]
-        for container in item["spec"]["template"]["spec"].get("containers", []):
-            wanted = container.get("image", "")
-            statuses = [(pod["metadata"]["name"], status) for pod in mine
-                        for status in pod.get("status", {}).get("containerStatuses") or []
-                        if status["name"] == container["name"]]
-            wrong = [pod for pod, status in statuses
-                     if not (same_ref(status.get("image", ""), wanted) and "running" in status.get("state", {}))]
-            label = f"image {container['name']}"
-            checks.append(Check(label, "fail", f"{', '.join(wrong) or 'no pod'} not running {wanted}",
-                                "run `invoke rollout.status` for the diagnosis; check that the image reference "
-                                "exists", ExitCode.UNHEALTHY)
-                          if wrong or not statuses else ok(label, f"{len(statuses)} pod(s) on {wanted}"))
-    return checks
+def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
+    """The container runs something else than ``image``: another ref, another image ID (a node's own
+    store), or, pulled from a registry, another digest than the one pushed."""
+    running_id = status.get("imageID", "")
+    if not status.get("image", "").endswith(image.cluster_ref.split("/")[-1]):
+        return True
+    if image.image_id.startswith("sha256:") and running_id.startswith("sha256:"):
+        return running_id != image.image_id
+    return bool(image.pushed_digests) and running_id not in image.pushed_digests
 
 
 def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[Check]:
-    """Each component's pods run the image that was built: same ref, and same image ID when known."""
+    """Each component's pods run the image that was built: same ref, and same image ID or pushed digest when known."""
     checks = []
     # A pod being deleted (the old ReplicaSet's, just after a rollout) no longer counts.
     pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
     for image in images:
         running = [(pod["metadata"]["name"], status) for pod in pods if component(pod) == image.name
                    for status in pod.get("status", {}).get("containerStatuses") or [] if status["name"] == image.name]
-        wrong = [name for name, status in running
-                 if not status.get("image", "").endswith(image.cluster_ref.split("/")[-1])
-                 or (image.image_id.startswith("sha256:") and status.get("imageID", "").startswith("sha256:")
-                     and status["imageID"] != image.image_id)]
+        wrong = [name for name, status in running if runs_other_image(status, image)]
         if not running:
             checks.append(Check(f"image {image.name}", "fail", "no pod runs it", "run `invoke deploy`",
                                 ExitCode.UNHEALTHY))
@@ -124,7 +92,8 @@ def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[
             checks.append(Check(f"image {image.name}", "fail", f"{', '.join(sorted(wrong))} not on {image.ref}",
                                 "run `invoke deploy` to roll out the current build", ExitCode.UNHEALTHY))
         else:
-            checks.append(ok(f"image {image.name}", f"{len(running)} pod(s) on {image.ref}"))
+            digest = f", the pushed digest {image.pushed_digests[0].split('@')[1][:19]}" if image.pushed_digests else ""
+            checks.append(ok(f"image {image.name}", f"{len(running)} pod(s) on {image.ref}{digest}"))
     return checks
 
 
@@ -258,9 +227,8 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool 
     if not objects["Deployment"]:
         return found + [Check("deployed", "fail", f"no Deployment of release {cfg.release} in {cfg.namespace}",
                               "run `invoke deploy`", ExitCode.NOT_DEPLOYED)]
-    return (found + workload_checks(objects["Deployment"] + objects["StatefulSet"])
-            + image_checks(objects["Pod"], images) + statefulset_image_checks(objects["StatefulSet"], objects["Pod"])
-            + restart_checks(objects["Pod"]) + waiting_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
+    return (found + deployment_checks(objects["Deployment"]) + image_checks(objects["Pod"], images)
+            + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
             + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
             + (smoke_checks(c, cfg, objects["Service"], objects["Pod"]) if smoke else []))
@@ -292,8 +260,20 @@ def exit_code(found: Sequence[Check]) -> ExitCode | None:
 
 
 def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
-    """The images of this source tree, with ID and size when this docker has them."""
-    return [inspected(c, (), image) or image for image in planned_images(cfg)]
+    """The images of this source tree, with ID and size when this docker has them (and, pushed to a
+    registry, the digests it was pushed under)."""
+    images = [inspected(c, (), image) or image for image in planned_images(cfg)]
+    return [with_pushed_digests(c, image) for image in images] if cfg.provider == "registry" else images
+
+
+def with_pushed_digests(c: Context, image: BuiltImage) -> BuiltImage:
+    found = probe(c, ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", image.local_ref])
+    try:
+        digests = json.loads(found.stdout) if found.ok else []
+    except ValueError:
+        digests = []
+    ours = tuple(d for d in digests or [] if isinstance(d, str) and d.startswith(f"{image.cluster_repository}@"))
+    return replace(image, pushed_digests=ours)
 
 
 @task(help={"json": "Print the checks as JSON on stdout.",
@@ -303,8 +283,7 @@ def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
             "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
                      "with a throw-away account, deleted afterwards: writes to the app's database."})
 def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  # noqa: A002 (the flag is --json)
-    """Check the deployed app: workloads, images, restarts, waiting pods, endpoints, HTTP, logs, ingress.
-    Exit 0 only if all pass."""
+    """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
     cfg = resolve(c, json=json, context=context, context_explicit=bool(context), host=host)
     seconds = read_flag(SECONDS, wait, "--wait")
     if smoke:

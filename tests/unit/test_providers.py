@@ -2,7 +2,8 @@ import pytest
 
 from tests.unit.fixtures import MINIKUBE_PROFILES
 from todoops.config import resolve
-from todoops.providers import PROVIDERS, access_lines, cluster_repository, listed_refs, minikube_driver, normalize
+from todoops.providers import (PROVIDERS, access_lines, cluster_repository, listed_refs, manifest_inspect,
+                               minikube_driver, normalize)
 
 
 @pytest.mark.parametrize(("ref", "normal"), [
@@ -32,6 +33,16 @@ def test_registry_ref(make_context):
     cfg = resolve(make_context(provider="registry", registry="reg.internal:5000/team/"))
     assert cluster_repository(cfg, "todo-backend") == "reg.internal:5000/team/todo-backend"
     assert cluster_repository(resolve(make_context()), "todo-backend") == "todo-backend"
+
+
+@pytest.mark.parametrize(("remote", "insecure"), [
+    ("localhost:5001/todo-backend:1", True), ("127.0.0.1:5000/todo-backend:1", True),
+    ("reg.internal:5000/team/todo-backend:1", False), ("localhost.example.test/todo-backend:1", False),
+])
+def test_a_registry_on_the_loopback_is_asked_over_plain_http_like_dockerd_pushes_to_it(remote, insecure):
+    # Without --insecure docker's manifest client asks kind's local registry for HTTPS: the image
+    # looks missing, so every deploy pushed it again and then failed, finding it still missing.
+    assert manifest_inspect(remote) == ["docker", "manifest", "inspect", *(["--insecure"] if insecure else []), remote]
 
 
 def test_minikube_driver():

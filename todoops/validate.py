@@ -31,6 +31,7 @@ from .kube import get_json, kubectl, said, selector
 from .preflight import Check, context_checks, ok, show, targeted
 from .remote import checks_everywhere, task
 from .report import Report
+from .rollout import STUCK, statefulset_of
 from .smoke import refuse_remote, smoke_checks
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
@@ -54,14 +55,55 @@ def component(obj: Mapping) -> str:
     return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component", "")
 
 
-def deployment_checks(deployments: Sequence[Mapping]) -> list[Check]:
+def workload_checks(workloads: Sequence[Mapping]) -> list[Check]:
+    """Deployments and StatefulSets (the database) alike: every wanted replica updated and ready."""
     checks = []
-    for item in deployments:
-        name, wanted, status = item["metadata"]["name"], item["spec"].get("replicas", 1), item.get("status", {})
-        available, updated = status.get("availableReplicas", 0), status.get("updatedReplicas", 0)
-        checks.append(ok(f"deployment {name}", f"{available}/{wanted} available") if available >= wanted == updated
-                      else Check(f"deployment {name}", "fail", f"{available}/{wanted} available, {updated} updated",
+    for item in workloads:
+        kind, name = item["kind"].lower(), item["metadata"]["name"]
+        wanted, status = item["spec"].get("replicas", 1), item.get("status", {})
+        ready = status.get("availableReplicas" if kind == "deployment" else "readyReplicas", 0)
+        updated = status.get("updatedReplicas", 0)
+        word = "available" if kind == "deployment" else "ready"
+        checks.append(ok(f"{kind} {name}", f"{ready}/{wanted} {word}") if ready >= wanted == updated
+                      else Check(f"{kind} {name}", "fail", f"{ready}/{wanted} {word}, {updated} updated",
                                  "run `invoke rollout.status` for the diagnosis", ExitCode.UNHEALTHY))
+    return checks
+
+
+def waiting_checks(pods: Sequence[Mapping]) -> list[Check]:
+    """Containers waiting for something that does not come by itself (an image, a Secret); crash loops are
+    the restarts check's."""
+    stuck = [f"{pod['metadata']['name']}/{status['name']} {reason} ({status.get('image', '')})"
+             for pod in pods for status in pod.get("status", {}).get("containerStatuses") or []
+             for reason in [(status.get("state", {}).get("waiting") or {}).get("reason", "")]
+             if reason in STUCK - {"CrashLoopBackOff"}]
+    return [Check("waiting", "fail", ", ".join(stuck), "run `invoke rollout.status` for the diagnosis and the fix",
+                  ExitCode.UNHEALTHY)] if stuck else [ok("waiting", "no pod waits for an image or configuration")]
+
+
+def same_ref(running: str, wanted: str) -> bool:
+    """The runtime reports docker.io/library/postgres:15 for postgres:15."""
+    return running == wanted or running.endswith(f"/{wanted}") or running.endswith(f"/library/{wanted}")
+
+
+def statefulset_image_checks(statefulsets: Sequence[Mapping], pods: Sequence[Mapping]) -> list[Check]:
+    """Each StatefulSet's pods run the image its spec names (images the suite does not build, e.g. postgres)."""
+    checks = []
+    for item in statefulsets:
+        name = item["metadata"]["name"]
+        mine = [pod for pod in pods if statefulset_of(pod) == name]
+        for container in item["spec"]["template"]["spec"].get("containers", []):
+            wanted = container.get("image", "")
+            statuses = [(pod["metadata"]["name"], status) for pod in mine
+                        for status in pod.get("status", {}).get("containerStatuses") or []
+                        if status["name"] == container["name"]]
+            wrong = [pod for pod, status in statuses
+                     if not (same_ref(status.get("image", ""), wanted) and "running" in status.get("state", {}))]
+            label = f"image {container['name']}"
+            checks.append(Check(label, "fail", f"{', '.join(wrong) or 'no pod'} not running {wanted}",
+                                "run `invoke rollout.status` for the diagnosis; check that the image reference "
+                                "exists", ExitCode.UNHEALTHY)
+                          if wrong or not statuses else ok(label, f"{len(statuses)} pod(s) on {wanted}"))
     return checks
 
 
@@ -227,8 +269,9 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool 
     if not objects["Deployment"]:
         return found + [Check("deployed", "fail", f"no Deployment of release {cfg.release} in {cfg.namespace}",
                               "run `invoke deploy`", ExitCode.NOT_DEPLOYED)]
-    return (found + deployment_checks(objects["Deployment"]) + image_checks(objects["Pod"], images)
-            + restart_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
+    return (found + workload_checks(objects["Deployment"] + objects["StatefulSet"])
+            + image_checks(objects["Pod"], images) + statefulset_image_checks(objects["StatefulSet"], objects["Pod"])
+            + restart_checks(objects["Pod"]) + waiting_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
             + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
             + (smoke_checks(c, cfg, objects["Service"], objects["Pod"]) if smoke else []))
@@ -283,7 +326,8 @@ def with_pushed_digests(c: Context, image: BuiltImage) -> BuiltImage:
             "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
                      "with a throw-away account, deleted afterwards: writes to the app's database."})
 def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  # noqa: A002 (the flag is --json)
-    """Check the deployed app: rollout, images, restarts, endpoints, HTTP, logs, ingress. Exit 0 only if all pass."""
+    """Check the deployed app: workloads, images, restarts, waiting pods, endpoints, HTTP, logs, ingress.
+    Exit 0 only if all pass."""
     cfg = resolve(c, json=json, context=context, context_explicit=bool(context), host=host)
     seconds = read_flag(SECONDS, wait, "--wait")
     if smoke:

@@ -10,8 +10,9 @@ from tests.unit.fixtures import failed, fixture, http_lines, line, ok, preflight
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
-from todoops.validate import (deployment_checks, endpoint_checks, exit_code, image_checks, ingress_checks, log_check,
-                              ready_time_check, restart_checks, size_checks, validate, with_pushed_digests)
+from todoops.validate import (endpoint_checks, exit_code, image_checks, ingress_checks, log_check,
+                              ready_time_check, restart_checks, size_checks, validate, waiting_checks, with_pushed_digests,
+                              workload_checks)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
@@ -119,7 +120,7 @@ def test_pure_checks_on_recorded_pods():
     assert check.status == "ok"
     stale = BuiltImage("backend", "todo-backend", "ffffffffffff", "todo-backend")
     assert image_checks(fixture("pods-healthy.json")["items"], [stale])[0].status == "fail"
-    assert deployment_checks([{"metadata": {"name": "d"}, "spec": {"replicas": 2},
+    assert workload_checks([{"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 2},
                                "status": {"availableReplicas": 1, "updatedReplicas": 2}}])[0].status == "fail"
     assert endpoint_checks([{"metadata": {"name": "s"}}], [])[0].status == "fail"
     assert ingress_checks([{"metadata": {"name": "i"}, "spec": {"ingressClassName": "nginx"}}], "")[0].status == "warn"
@@ -178,6 +179,7 @@ def test_every_hosts_results_are_shown_and_the_exit_code_is_the_worst(make_conte
     assert found["b@down: host"] == "fail" and found["a@up: http backend /ready"] == "ok"
 
 
+
 PUSHED = "localhost:5001/todo-backend@sha256:" + "d" * 64
 IN_REGISTRY = replace(BACKEND, cluster_repository="localhost:5001/todo-backend")
 
@@ -204,3 +206,49 @@ def test_the_pushed_digests_are_what_docker_recorded_for_the_registry_repository
     c = make_context({digests: failed()})
     assert with_pushed_digests(c, IN_REGISTRY).pushed_digests == ()
 
+
+def postgres(image: str, state: dict, ready: int) -> list[dict]:
+    """The release's StatefulSet (spec image ``image``) and its one pod in ``state``."""
+    statefulset = {"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"}, "spec": {
+        "replicas": 1, "template": {"spec": {"containers": [{"name": "postgresql", "image": image}]}}},
+        "status": {"readyReplicas": ready, "updatedReplicas": 1}}
+    pod = {"kind": "Pod", "metadata": {"name": "todo-app-postgresql-0", "labels": {}, "ownerReferences": [
+        {"kind": "StatefulSet", "name": "todo-app-postgresql", "controller": True}]},
+        "status": {"containerStatuses": [{"name": "postgresql", "image": image, "restartCount": 0, "state": state}]}}
+    return [statefulset, pod]
+
+
+def with_objects(answers: dict, *extra: dict) -> dict:
+    objects = json.loads(answers[OBJECTS].stdout)
+    return {**answers, OBJECTS: ok(json.dumps({**objects, "items": objects["items"] + list(extra)}))}
+
+
+def test_a_database_that_cannot_pull_its_image_fails_validate(make_context, tmp_path, capsys):
+    # Seen on minikube: postgres in ImagePullBackOff, and validate said `restarts ok none`.
+    answers, _ = healthy_answers(tmp_path, make_context)
+    waiting = {"waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "postgres:does-not-exist"'}}
+    with pytest.raises(Exit) as error:
+        validate(make_context(with_objects(answers, *postgres("postgres:does-not-exist", waiting, 0))), json=True)
+    found = {check["name"]: check for check in json.loads(capsys.readouterr().out)}
+    assert error.value.code == ExitCode.UNHEALTHY
+    assert found["statefulset todo-app-postgresql"]["status"] == "fail"
+    assert found["statefulset todo-app-postgresql"]["detail"] == "0/1 ready, 1 updated"
+    assert found["image postgresql"]["detail"] == "todo-app-postgresql-0 not running postgres:does-not-exist"
+    assert found["waiting"]["status"] == "fail"
+    assert found["waiting"]["detail"] == "todo-app-postgresql-0/postgresql ImagePullBackOff (postgres:does-not-exist)"
+
+
+def test_a_running_database_passes_on_the_image_its_spec_names(make_context, tmp_path, capsys):
+    answers, _ = healthy_answers(tmp_path, make_context)
+    statefulset, pod = postgres("postgres:15", {"running": {"startedAt": "2026-12-01T22:00:00Z"}}, 1)
+    pod["status"]["containerStatuses"][0]["image"] = "docker.io/library/postgres:15"
+    validate(make_context(with_objects(answers, statefulset, pod)), json=True)
+    found = {check["name"]: check for check in json.loads(capsys.readouterr().out)}
+    assert found["statefulset todo-app-postgresql"]["detail"] == "1/1 ready"
+    assert found["image postgresql"]["detail"] == "1 pod(s) on postgres:15" and found["waiting"]["status"] == "ok"
+
+
+def test_a_missing_secret_key_is_a_waiting_pod_and_a_crash_loop_stays_the_restarts_check():
+    [config] = waiting_checks(fixture("pods-config-error.json")["items"])
+    assert config.status == "fail" and "CreateContainerConfigError" in config.detail
+    assert waiting_checks(fixture("pods-crash-loop.json")["items"])[0].status == "ok"

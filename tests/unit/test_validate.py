@@ -11,8 +11,8 @@ from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
 from todoops.validate import (endpoint_checks, exit_code, image_checks, ingress_checks, log_check,
-                              ready_time_check, restart_checks, size_checks, validate, waiting_checks, with_pushed_digests,
-                              workload_checks)
+                              ready_time_check, restart_checks, size_checks, validate, waiting_checks,
+                              with_pushed_digests, workload_checks)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"

@@ -36,11 +36,11 @@ from typing import NamedTuple
 
 from invoke import Context, Result
 
-from .chart import chart_name, helm, release_metadata
+from .chart import HELM_RELEASE_ANNOTATION, chart_name, helm, release_metadata
 from .commands import Argv, probe, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
-from .kube import MANAGED_BY, MANAGED_BY_LABEL, PART_OF, get_json, kubectl, read
+from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, read
 from .loaded import forget, recorded
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube, normalize
@@ -54,7 +54,6 @@ DELETE_ORDER = ("Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ne
 NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 # helm's record of a release: a Secret (default storage driver) or ConfigMap labelled with its name.
 HELM_RECORD_KINDS = ("Secret", "ConfigMap")
-HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 # How `minikube image rm` reports a name it could not remove: on stderr, with exit code 0.
 MINIKUBE_RM_FAILED = "Failed to remove"
 
@@ -192,17 +191,6 @@ def uid_of(obj: Mapping) -> str:
     return metadata(obj).get("uid", "")
 
 
-def object_ref(obj: Mapping) -> str:
-    """``kind[.group]/name``, as ``kubectl get -o name`` prints it and ``kubectl delete`` takes it."""
-    group = obj.get("apiVersion", "").rpartition("/")[0]
-    return f"{obj.get('kind', '').lower()}{'.' + group if group else ''}/{name_of(obj)}"
-
-
-def labelled(obj: Mapping, cfg: Settings) -> bool:
-    found = metadata(obj).get("labels") or {}
-    return found.get("app.kubernetes.io/part-of") == PART_OF and found.get("app.kubernetes.io/instance") == cfg.release
-
-
 def owned(obj: Mapping, owners: set[str]) -> bool:
     return any(ref.get("uid") in owners for ref in metadata(obj).get("ownerReferences") or [])
 
@@ -230,9 +218,9 @@ def names_of(objects: Sequence[Mapping], kind: str) -> set[str]:
 
 def release_objects(objects: Sequence[Mapping], cfg: Settings) -> list[Mapping]:
     """The labelled objects, all that Kubernetes made for them (owners' owners too), and their volume claims."""
-    mine = [obj for obj in objects if labelled(obj, cfg)]
+    mine = [obj for obj in objects if of_release(obj, cfg)]
     prefixes = tuple(claims([obj for obj in mine if obj.get("kind") == "StatefulSet"]))
-    mine += [obj for obj in objects if obj.get("kind") == "PersistentVolumeClaim" and not labelled(obj, cfg)
+    mine += [obj for obj in objects if obj.get("kind") == "PersistentVolumeClaim" and not of_release(obj, cfg)
              and name_of(obj).startswith(prefixes) and name_of(obj).rpartition("-")[2].isdigit()]
     while True:
         uids, refs = {uid_of(obj) for obj in mine}, {object_ref(obj) for obj in mine}
@@ -248,7 +236,7 @@ def to_delete(objects: Sequence[Mapping], cfg: Settings) -> list[str]:
     (the foreground cascade and the controllers remove them)."""
     mine = release_objects(objects, cfg)
     uids, services = {uid_of(obj) for obj in mine}, names_of(mine, "Service")
-    tops = [obj for obj in mine if labelled(obj, cfg) and not made_for(obj, uids, services)]
+    tops = [obj for obj in mine if of_release(obj, cfg) and not made_for(obj, uids, services)]
     order = {kind: index for index, kind in enumerate(DELETE_ORDER)}
     return [object_ref(obj) for obj in sorted(tops, key=lambda obj: order.get(obj.get("kind"), -1))]
 
@@ -266,7 +254,7 @@ def release_problem(found: Mapping, chart: str, objects: Sequence[Mapping], cfg:
     """Why the helm release of our name is not ours to uninstall; "" when it is."""
     if found.get("chart") != chart:
         return f"it is chart {found.get('chart')!r}, not {chart!r}"
-    theirs = [object_ref(obj) for obj in objects if not labelled(obj, cfg)
+    theirs = [object_ref(obj) for obj in objects if not of_release(obj, cfg)
               and (metadata(obj).get("annotations") or {}).get(HELM_RELEASE_ANNOTATION) == cfg.release]
     if theirs:
         return f"its objects lack the release's labels ({', '.join(theirs[:3])}{', ...' if len(theirs) > 3 else ''})"

@@ -41,6 +41,18 @@ def selector(cfg: Settings) -> str:
     return f"app.kubernetes.io/part-of={PART_OF},app.kubernetes.io/instance={cfg.release}"
 
 
+def of_release(obj: dict, cfg: Settings) -> bool:
+    """Whether ``obj`` carries the release's labels (``selector(cfg)``)."""
+    found = (obj.get("metadata") or {}).get("labels") or {}
+    return found.get("app.kubernetes.io/part-of") == PART_OF and found.get("app.kubernetes.io/instance") == cfg.release
+
+
+def object_ref(obj: dict) -> str:
+    """``kind[.group]/name``, as ``kubectl get -o name`` prints it and ``kubectl get/delete`` take it."""
+    group = obj.get("apiVersion", "").rpartition("/")[0]
+    return f"{obj.get('kind', '').lower()}{'.' + group if group else ''}/{(obj.get('metadata') or {}).get('name', '')}"
+
+
 # kubectl's answer for a named object that does not exist (lists never fail for being empty).
 NOT_FOUND = re.compile(r'^Error from server \(NotFound\): .*"[^"]*" not found$', re.MULTILINE)
 # How kubectl and helm say the API server could not be reached at all.

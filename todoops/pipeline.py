@@ -72,7 +72,7 @@ def load(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
 
 def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     if cfg.method == "helm":
-        state.revision = chart.install(c, cfg, state.images)
+        state.revision = chart.install(c, cfg, state.images, state.objects)
     else:
         k8s.apply_manifests(c, cfg, state.images, state.objects)
 

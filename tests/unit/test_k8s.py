@@ -17,15 +17,17 @@ from todoops.release import load_manifests, release_objects, secret_checksum
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 APPLY = line([*KUBECTL, "apply", "-f", "-"])
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
+# No helm release to hand over (tests/unit/test_chart.py pins the method switch).
+NO_HELM_RECORDS = {line([*KUBECTL, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"]): ok()}
 
 
 def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
     project(tmp_path)
-    c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok()})
+    c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS})
     cfg = resolve(c)
     apply_manifests(c, cfg, planned_images(cfg), load_manifests(cfg.manifests))
-    assert commands_run(c) == [GET_SECRET, APPLY]
-    stream = list(yaml.safe_load_all(c.run.call_args_list[1].kwargs["in_stream"].getvalue()))
+    assert commands_run(c) == [*NO_HELM_RECORDS, GET_SECRET, APPLY]
+    stream = list(yaml.safe_load_all(c.run.call_args_list[2].kwargs["in_stream"].getvalue()))
     assert [obj["metadata"]["name"] for obj in stream] == [
         obj["metadata"]["name"] for obj in load_manifests(tmp_path / "k8s")]
     assert json.dumps(stream).count(planned_images(cfg)[1].ref) == 1
@@ -34,7 +36,7 @@ def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
 def applied_checksums(make_context, tmp_path, secret) -> dict[str, str | None]:
     """``checksum/secret`` of each applied Deployment (None: not annotated) when the cluster's Secret answers so."""
     project(tmp_path)
-    c = make_context({GET_SECRET: secret, APPLY: ok()})
+    c = make_context({GET_SECRET: secret, APPLY: ok(), **NO_HELM_RECORDS})
     cfg = resolve(c)
     apply_manifests(c, cfg, planned_images(cfg), release_objects(c, cfg, planned_images(cfg)))
     stream = yaml.safe_load_all(c.run.call_args_list[-1].kwargs["in_stream"].getvalue())

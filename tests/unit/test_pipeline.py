@@ -5,6 +5,7 @@ strict MockContext fails on any other. Golden files live in fixtures/golden/;
 regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
 """
 import json
+import re
 import os
 from dataclasses import replace
 
@@ -77,6 +78,9 @@ def answers(tmp_path, cfg, first: bool) -> dict:
               line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
                   [not_found("namespaces", cfg.namespace), ok()] if first else ok(),
               line([*kubectl, "apply", "-f", "-"]): ok(),
+              # Nothing of a deploy with the other --method is there (test_chart.py pins the switch).
+              line([*kubectl, "get", "secrets", "-l", f"owner=helm,name={cfg.release}", "-o", "name"]): ok(),
+              re.compile(re.escape(line([*kubectl, "get"])) + r" \S+/.* --ignore-not-found -o json"): ok(),
               line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"]): ok("\n".join(DOCKER_ENV)),
               line([*docker, "buildx", "version"]): failed(),
               line(["docker", "image", "inspect", POSTGRES]): ok(),
@@ -107,6 +111,9 @@ def answers(tmp_path, cfg, first: bool) -> dict:
                  *suite_values(cfg, images, checksum)])] = ok()
     result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
                  "1.34.0", *suite_values(cfg, planned_images(cfg))])] = chart_render(cfg.release)
+    # `invoke chart.install` alone renders the chart with the images docker has (to adopt kubectl's objects).
+    result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
+                 "1.34.0", *suite_values(cfg, images)])] = chart_render(cfg.release)
     listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
     result.update({command: ok() for command in loads})
     if listing:

@@ -6,6 +6,10 @@
   doctor and validate all say it is stopped, give the start command, exit 4;
   with its node running again, the missing context is named with its fix.
   The minikube outputs themselves are pinned in tests/unit/test_preflight.py.
+- #2 a method switch, both ways, on the shared cluster in a namespace of the
+  test's own: deploy with one --method, then the other; the second deploy
+  passes, validate passes, the database pod is the same one (nothing was
+  removed and recreated), and helm's view matches who owns the objects now.
 """
 import os
 import subprocess
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.todoapp import tool_path
+from tests.e2e.todoapp import DATABASE, RELEASE, Project, new_namespace, tool_path
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +83,19 @@ def test_a_stopped_kind_cluster_is_stopped_in_every_task_with_its_start_command(
     assert spare.run("docker", "start", node).returncode == 0
     done = spare.invoke("doctor", "--context", spare.context, timeout=300)
     assert done.returncode == 3 and f"kind export kubeconfig --name {spare.name}" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("first", "then"), [("kubectl", "helm"), ("helm", "kubectl")])
+def test_switching_the_method_keeps_the_app_and_its_data(e2e_cluster, pristine, tmp_path, first, then):
+    project = Project.create(tmp_path, new_namespace("e2e-switch"), e2e_cluster, source=pristine)
+    try:
+        project.invoke("deploy", method=first)
+        database = project.kubectl_json("pod", f"{DATABASE}-0")["metadata"]["uid"]
+        switched = project.invoke("deploy", method=then)
+        project.invoke("validate", method=then)
+        assert project.kubectl_json("pod", f"{DATABASE}-0")["metadata"]["uid"] == database, switched.output
+        records = project.kubectl("get", "secrets", "-l", f"owner=helm,name={RELEASE}", "-o", "name").split()
+        # helm owns the release after a switch to it; after one away from it, helm has no release left to revert.
+        assert bool(records) == (then == "helm"), records
+    finally:
+        project.remove()

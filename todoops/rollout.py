@@ -230,7 +230,8 @@ def stuck(objects: Mapping[str, Sequence[Mapping]]) -> list[str]:
     for workload in objects.get("Deployment", []) + objects.get("StatefulSet", []):
         reasons = [stuck_reason(pod) for pod in new_pods(workload, objects)]
         if reasons and all(reasons):
-            found.append(f"{workload['kind'].lower()}/{workload['metadata']['name']} ({', '.join(sorted(set(reasons)))})")
+            name = f"{workload['kind'].lower()}/{workload['metadata']['name']}"
+            found.append(f"{name} ({', '.join(sorted(set(reasons)))})")
     return found
 
 

@@ -271,7 +271,8 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool 
                               "run `invoke deploy`", ExitCode.NOT_DEPLOYED)]
     return (found + workload_checks(objects["Deployment"] + objects["StatefulSet"])
             + image_checks(objects["Pod"], images) + statefulset_image_checks(objects["StatefulSet"], objects["Pod"])
-            + restart_checks(objects["Pod"]) + waiting_checks(objects["Pod"]) + endpoint_checks(objects["Service"], objects["EndpointSlice"])
+            + restart_checks(objects["Pod"]) + waiting_checks(objects["Pod"])
+            + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
             + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
             + (smoke_checks(c, cfg, objects["Service"], objects["Pod"]) if smoke else []))

@@ -108,14 +108,20 @@ def statefulset_image_checks(statefulsets: Sequence[Mapping], pods: Sequence[Map
 
 
 def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
-    """The container runs something else than ``image``: another ref, another image ID (a node's own
-    store), or, pulled from a registry, another digest than the one pushed."""
-    running_id = status.get("imageID", "")
-    if not status.get("image", "").endswith(image.cluster_ref.split("/")[-1]):
-        return True
+    """The container runs something else than ``image``: another image ID (a node's own store), another
+    digest than the one pushed (pulled from a registry), or, where neither is known, another image."""
+    running_id, reported = status.get("imageID", ""), status.get("image", "")
     if image.image_id.startswith("sha256:") and running_id.startswith("sha256:"):
         return running_id != image.image_id
-    return bool(image.pushed_digests) and running_id not in image.pushed_digests
+    if image.pushed_digests and "@sha256:" in running_id:
+        return running_id not in image.pushed_digests
+    # The runtime names an image by any tag it carries on the node, and one build can carry several
+    # (two content tags whose sources differ only in what the image leaves out, a copy pulled from
+    # the registry); each run tag ends with the image's ID, though.
+    name, _, tag = reported.rpartition(":")
+    short_id = image.run_tag.removeprefix(image.tag)
+    ours = name == image.repository or name.endswith(f"/{image.repository}")
+    return not (ours and (tag == image.run_tag or (short_id and tag.endswith(short_id))))
 
 
 def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[Check]:

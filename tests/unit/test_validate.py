@@ -252,3 +252,19 @@ def test_a_missing_secret_key_is_a_waiting_pod_and_a_crash_loop_stays_the_restar
     [config] = waiting_checks(fixture("pods-config-error.json")["items"])
     assert config.status == "fail" and "CreateContainerConfigError" in config.detail
     assert waiting_checks(fixture("pods-crash-loop.json")["items"])[0].status == "ok"
+
+
+def test_another_tag_of_the_same_build_is_the_same_image():
+    # Seen on kind: one image ID under two content tags (and a registry copy); kubelet reported either.
+    built = replace(BACKEND, image_id="sha256:" + "c" * 64)
+    pod = json.loads(json.dumps(fixture("pods-healthy.json")["items"][0]))
+    status = pod["status"]["containerStatuses"][0]
+    status.update(image=f"docker.io/library/todo-backend:0123456789ab-{'c' * 12}",
+                  imageID="localhost:5001/todo-backend@sha256:" + "d" * 64)
+    assert image_checks([pod], [built])[0].status == "ok"
+    status.update(image=f"docker.io/library/todo-backend:0123456789ab-{'e' * 12}")
+    assert image_checks([pod], [built])[0].status == "fail"
+    status.update(image=built.cluster_ref, imageID="sha256:" + "c" * 64)
+    assert image_checks([pod], [built])[0].status == "ok"
+    status.update(imageID="sha256:" + "e" * 64)
+    assert image_checks([pod], [built])[0].status == "fail"

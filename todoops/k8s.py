@@ -13,7 +13,6 @@ import yaml
 from invoke import Context, task
 
 from .chart import hand_over
-from .chart import hand_over
 from .commands import NotStarted, Stopped, echo, run, serve
 from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, read_flag, resolve
 from .errors import ExitCode, fail
@@ -31,8 +30,6 @@ CONTEXT_HELP = "Kube context to use (a non-local one must be named here explicit
 
 def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> None:
     """``kubectl apply`` of the release's objects with the built image tags; unchanged objects stay untouched."""
-    # A helm release of these objects (a deploy with --method helm before) hands them over first.
-    hand_over(c, cfg, objects)
     # A helm release of these objects (a deploy with --method helm before) hands them over first.
     hand_over(c, cfg, objects)
     objects = with_release(objects, images, provider_for(cfg).pull_policy, secret_checksum(c, cfg))

@@ -33,6 +33,7 @@ from .remote import checks_everywhere, task
 from .report import Report
 from .rollout import STUCK, statefulset_of
 from .smoke import refuse_remote, smoke_checks
+from .usage import usage_checks
 
 KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
 # (component, path, seconds allowed) — the app's health endpoints and the seeds' latency targets.
@@ -281,6 +282,7 @@ def checks(c: Context, cfg: Settings, images: Sequence[BuiltImage], smoke: bool 
             + endpoint_checks(objects["Service"], objects["EndpointSlice"])
             + http_checks(c, cfg, objects["Service"]) + logs_checks(c, cfg)
             + ingress_class_checks(c, cfg, objects["Ingress"]) + ready_time_check(objects["Pod"]) + size_checks(images)
+            + usage_checks(c, cfg, objects["Pod"])
             + (smoke_checks(c, cfg, objects["Service"], objects["Pod"]) if smoke else []))
 
 

@@ -10,6 +10,7 @@ helm in its own one, with the provider left to the context's name (kind-* -> kin
 """
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -149,6 +150,22 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("kind", list(FAILURES))
+def test_4b_validate_reports_each_workloads_resource_use(app):
+    """metrics-server (installed by cluster.up) reports a pod about a minute after it starts: ask until it does."""
+    deadline = time.monotonic() + 180
+    while True:
+        found = {check["name"]: check for check in json.loads(app.invoke("validate", "--json").stdout)}
+        rows = {name: check for name, check in found.items() if name.startswith("resources ")}
+        if {"resources backend", "resources frontend"} <= set(rows) or time.monotonic() > deadline:
+            break
+        time.sleep(10)
+    assert {"resources backend", "resources frontend"} <= set(rows), found.get("resources")
+    for check in rows.values():
+        assert check["status"] in ("ok", "warn"), check
+        assert re.search(r"cpu \d+m \(\d+% of request \d+m, \d+% of limit \d+m\)", check["detail"]), check
+    print("resource use: " + " | ".join(f"{name}: {check['detail']}" for name, check in sorted(rows.items())))
+
+
 def test_5_failure_is_diagnosed_and_previous_version_keeps_serving(app, user, kind):
     relative, old, new = FAILURES[kind]
     serving = {p["metadata"]["uid"] for p in app.component_pods("backend") if ready(p)}

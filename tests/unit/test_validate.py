@@ -6,7 +6,8 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, fixture, http_lines, line, ok, preflight_ok, project, release
+from tests.unit.fixtures import (failed, fixture, http_lines, line, ok, preflight_ok, project, release,
+                                 top_answer)
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
@@ -22,6 +23,7 @@ LOGS = line([*KUBECTL, "logs", "-l", SELECTOR, "--all-containers", "--prefix", "
 CLASSES = line([*KUBECTL, "get", "ingressclasses", "-o", "name"])
 HTTP = http_lines(KUBECTL)
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
+TOP = line([*KUBECTL, "top", "pods", "-l", SELECTOR, "--containers", "--no-headers"])
 # Only the cluster knows it (generated there, absent from .env): a pod that logs its connection string shows it.
 CLUSTER_PASSWORD = "Gen3rated-in-the-cluster-Zq81x"
 DATABASE_URL = f"postgresql://todo:{CLUSTER_PASSWORD}@todo-app-postgresql:5432/todo"
@@ -35,8 +37,9 @@ def healthy_answers(tmp_path, make_context) -> tuple[dict, list[BuiltImage]]:
                for image in images}
     secret = {"data": {key: base64.b64encode(value.encode()).decode()
                        for key, value in {"POSTGRES_PASSWORD": CLUSTER_PASSWORD, "DATABASE_URL": DATABASE_URL}.items()}}
+    objects = release([replace(image, image_id="sha256:zz") for image in images])
     answers = {**preflight_ok(), **inspect, GET_SECRET: ok(json.dumps(secret)),
-               OBJECTS: ok(json.dumps(release([replace(image, image_id="sha256:zz") for image in images]))),
+               OBJECTS: ok(json.dumps(objects)), TOP: top_answer(objects),
                LOGS: ok("INFO started\n"),
                CLASSES: ok("ingressclass.networking.k8s.io/nginx\n"), **{command: ok("ok") for command in HTTP}}
     return answers, images
@@ -49,7 +52,8 @@ def test_healthy_release_exits_zero_with_every_check_in_json(make_context, tmp_p
     found = {check["name"]: check["status"] for check in json.loads(capsys.readouterr().out)}
     assert set(found.values()) == {"ok"}
     assert {"deployment todo-app-backend", "image frontend", "restarts", "service todo-app-frontend",
-            "http backend /ready", "logs", "ingress todo-app", "pods ready time"} <= set(found)
+            "http backend /ready", "logs", "ingress todo-app", "pods ready time", "resources backend",
+            "resources frontend"} <= set(found)
     assert CLASSES in commands_run(c)
 
 

@@ -149,7 +149,6 @@ FAILURES = {
 }
 
 
-@pytest.mark.parametrize("kind", list(FAILURES))
 def test_4b_validate_reports_each_workloads_resource_use(app):
     """metrics-server (installed by cluster.up) reports a pod about a minute after it starts: ask until it does."""
     deadline = time.monotonic() + 180
@@ -166,6 +165,7 @@ def test_4b_validate_reports_each_workloads_resource_use(app):
     print("resource use: " + " | ".join(f"{name}: {check['detail']}" for name, check in sorted(rows.items())))
 
 
+@pytest.mark.parametrize("kind", list(FAILURES))
 def test_5_failure_is_diagnosed_and_previous_version_keeps_serving(app, user, kind):
     relative, old, new = FAILURES[kind]
     serving = {p["metadata"]["uid"] for p in app.component_pods("backend") if ready(p)}

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,7 @@ def test_deploy_dry_run_over_ssh_changes_nothing(e2e_cluster, cluster_sshd, kube
     remote_dir = tmp_path / "rw"
     name = f"e2e-ssh-dry-{os.getpid()}"
     settings = {**e2e_settings(e2e_cluster, cluster_sshd, remote_dir, name), "env_file": str(env_file)}
-    cfg = resolve(Context(config=context_config(ROOT, **settings))).with_flags(dry_run=True)
+    cfg = replace(resolve(Context(config=context_config(ROOT, **settings))), dry_run=True)
     with remote.on_host(Context(), cfg) as c:
         pipeline.deploy_release(c, cfg, Report(), pipeline.Deploy())
     err = capfd.readouterr().err

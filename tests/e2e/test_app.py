@@ -58,8 +58,9 @@ def test_1_first_deploy_from_nothing(app, user):
     assert command_lines(deployed.output, BUILD_LINE) or "unchanged, not rebuilt" in deployed.output
     pods = app.pods()
     components = sorted(pod["metadata"]["labels"]["app.kubernetes.io/component"] for pod in pods)
-    assert components == ["backend", "backend", "frontend", "frontend", "postgresql"], components
-    assert all(ready(pod) for pod in pods), [(p["metadata"]["name"], p["status"].get("phase")) for p in pods]
+    seen = [(p["metadata"]["name"], p["status"].get("phase"), "deletionTimestamp" in p["metadata"]) for p in pods]
+    assert components == ["backend", "backend", "frontend", "frontend", "postgresql"], (seen, deployed.output[-3000:])
+    assert all(ready(pod) for pod in pods), seen
     app.invoke("validate")
     with port_forward(app, f"service/{FRONTEND}", FRONTEND_PORT) as base:
         browser = run_browser_test(app, base)

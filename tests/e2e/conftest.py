@@ -25,6 +25,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: needs a real kind cluster (`invoke cluster.up`)")
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that disturb the shared cluster run last, whatever their module's name."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 @dataclass(frozen=True)
 class Kube:
     """kubectl on the cluster's context, in one namespace (never the developer's current context)."""

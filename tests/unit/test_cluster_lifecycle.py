@@ -61,6 +61,15 @@ def nodes_json(*nodes: tuple[str, str, str], ready: str = "True") -> str:
     } for name, address, cidr in nodes]})
 
 
+def addresses(*nodes: str) -> str:
+    return line(["docker", "inspect", "--format",
+                 '{{with index .NetworkSettings.Networks "kind"}}{{.IPAddress}}{{end}}', *nodes])
+
+
+def follow(node: str, address: str) -> str:
+    return kubectl("wait", f"--for=jsonpath={lifecycle.INTERNAL_IP}={address}", f"node/{node}", "--timeout=180s")
+
+
 def guard(*nodes: str) -> list[str]:
     """The Service-range guard's checks on every node (rules present: nothing added)."""
     return [line(["docker", "exec", node, "iptables", "-C", *rule])
@@ -70,7 +79,8 @@ def guard(*nodes: str) -> list[str]:
 def fresh_official() -> list[str]:
     return [*PREFLIGHT, "kind get clusters", INSPECT_OFFICIAL, NETWORK, label(OFFICIAL),
             f"kind create cluster --name todo --image {OFFICIAL} --config -",
-            "kind get nodes --name todo", *guard("todo-control-plane"), label("todo-control-plane"), *READY]
+            "kind get nodes --name todo", addresses("todo-control-plane"), *guard("todo-control-plane"),
+            label("todo-control-plane"), *READY]
 
 
 def test_a_fresh_cluster_on_the_official_image_keeps_kinds_own_cni(make_context, capsys):
@@ -101,13 +111,15 @@ def test_a_fresh_cluster_on_our_image_gets_the_bridge_network_on_every_node(make
     expected = [*PREFLIGHT, "kind get clusters", INSPECT_OFFICIAL, f"docker manifest inspect {OFFICIAL}",
                 NETWORK, label(OWN),
                 f"kind create cluster --name todo --image {OWN} --config -",
-                "kind get nodes --name todo", *guard("todo-control-plane", "todo-worker"), label("todo-control-plane"),
+                "kind get nodes --name todo", addresses("todo-control-plane", "todo-worker"),
+                *guard("todo-control-plane", "todo-worker"), label("todo-control-plane"),
                 kubectl("wait", "--for=jsonpath={.spec.podCIDR}", "node", "--all", "--timeout=180s"),
                 kubectl("get", "nodes", "-o", "json"), *wiring, *READY]
     c = make_context(answers_for(expected, **{
         INSPECT_OFFICIAL: failed(), f"docker manifest inspect {OFFICIAL}": failed(), NETWORK: ok("172.30.0.0/24"),
         label(OWN): ok("bridge"), label("todo-control-plane"): ok("bridge"),
         "kind get nodes --name todo": ok("todo-control-plane\ntodo-worker\n"),
+        addresses("todo-control-plane", "todo-worker"): ok("172.30.0.2\n172.30.0.3\n"),
         kubectl("get", "nodes", "-o", "json"): ok(nodes_json(*nodes))}), cluster={"nodes": 2})
     lifecycle.up(c, resolve(c), Report())
     assert commands_run(c) == expected
@@ -139,6 +151,8 @@ def test_a_running_cluster_with_the_right_node_count_is_reused(make_context, cap
     answers = existing("todo-control-plane\n")
     answers.update({**answers_for(guard("todo-control-plane")),
                     line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("kind-todo\nminikube\n"),
+                    addresses("todo-control-plane"): ok("172.30.0.2\n"),
+                    follow("todo-control-plane", "172.30.0.2"): ok(),
                     label("todo-control-plane"): ok("<no value>"), **answers_for(READY)})
     c = make_context(answers)
     lifecycle.up(c, resolve(c), Report())
@@ -154,11 +168,58 @@ def test_reuse_starts_stopped_nodes_and_restores_a_lost_context(make_context):
     answers.update({**answers_for(guard("todo-control-plane", "todo-worker")),
                     "docker start todo-worker": ok(), "kind export kubeconfig --name todo": ok(),
                     line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("minikube\n"),
+                    addresses("todo-control-plane", "todo-worker"): ok("172.30.0.2\n172.30.0.3\n"),
+                    follow("todo-control-plane", "172.30.0.2"): ok(), follow("todo-worker", "172.30.0.3"): ok(),
                     label("todo-control-plane"): ok(""), **answers_for(READY)})
     c = make_context(answers, cluster={"nodes": 2})
     lifecycle.up(c, resolve(c), Report())
     ran = commands_run(c)
     assert ran.index("docker start todo-worker") < ran.index("kind export kubeconfig --name todo") < ran.index(READY[0])
+
+
+def test_reuse_after_a_restart_waits_for_the_new_addresses_and_routes_via_them(make_context):
+    """Docker handed the nodes each other's old addresses; the Nodes may still report the old ones."""
+    nodes = "todo-control-plane\ntodo-worker\n"
+    answers = existing(nodes, running="false\nfalse\n")
+    moved = {"todo-control-plane": "172.30.0.3", "todo-worker": "172.30.0.2"}
+    waits = [follow(node, address) for node, address in moved.items()]
+    stale = nodes_json(("todo-control-plane", "172.30.0.2", "10.244.0.0/24"),
+                       ("todo-worker", "172.30.0.3", "10.244.1.0/24"))
+    answers.update({**answers_for(guard(*moved)), **answers_for(waits),
+                    "docker start todo-control-plane": ok(), "docker start todo-worker": ok(),
+                    line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("kind-todo\n"),
+                    addresses(*moved): ok("172.30.0.3\n172.30.0.2\n"), label("todo-control-plane"): ok("bridge"),
+                    kubectl("wait", "--for=jsonpath={.spec.podCIDR}", "node", "--all", "--timeout=180s"): ok(),
+                    kubectl("get", "nodes", "-o", "json"): ok(stale), **answers_for(READY)})
+    for node in moved:
+        answers.update(answers_for([line(["docker", "exec", node, "ip", "route", "replace", *args]) for args in (
+            ["unreachable", "10.244.0.0/16"], ["10.244.0.0/24", "via", "172.30.0.3"],
+            ["10.244.1.0/24", "via", "172.30.0.2"])]))
+        answers.update(answers_for([
+            line(["docker", "exec", node, "iptables", "-t", "nat", "-C", *network.masquerade_rule("10.244.0.0/16")[2:]]),
+            line(["docker", "exec", "-i", node, "tee", network.CONFLIST])]))
+    c = make_context(answers, cluster={"nodes": 2})
+    lifecycle.up(c, resolve(c), Report())
+    ran = commands_run(c)
+    assert ran.index("docker start todo-worker") < ran.index(waits[0]) < ran.index(waits[1]) < ran.index(READY[0])
+    assert line(["docker", "exec", "todo-worker", "ip", "route", "replace", "10.244.0.0/24", "via",
+                 "172.30.0.3"]) in ran
+    assert line(["docker", "exec", "todo-control-plane", "ip", "route", "replace", "10.244.1.0/24", "via",
+                 "172.30.0.2"]) in ran
+
+
+def test_a_node_that_keeps_its_old_address_says_to_make_the_cluster_again(make_context):
+    answers = existing("todo-control-plane\n")
+    waiting = follow("todo-control-plane", "172.30.0.3")
+    answers.update({line(["kubectl", "config", "get-contexts", "-o", "name"]): ok("kind-todo\n"),
+                    addresses("todo-control-plane"): ok("172.30.0.3\n"), waiting: failed()})
+    c = make_context(answers)
+    with pytest.raises(Exit) as error:
+        lifecycle.up(c, resolve(c), Report())
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert "node todo-control-plane at its address 172.30.0.3" in error.value.message
+    assert "`invoke cluster.down` then `invoke cluster.up`" in error.value.message
+    assert commands_run(c)[-1] == waiting
 
 
 def test_another_node_count_is_refused_and_changes_nothing(make_context):

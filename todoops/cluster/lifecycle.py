@@ -18,6 +18,7 @@ from ..preflight import looks_local
 from ..report import Report
 from . import addons, kind, network, node_image, registry
 
+INTERNAL_IP = '{.status.addresses[?(@.type=="InternalIP")].address}'
 READY_STEPS = ("nodes Ready", "CoreDNS", "default StorageClass", "metrics-server")
 
 
@@ -63,7 +64,20 @@ def reuse(c: Context, cfg: Settings, containers: list[str], report: Report) -> N
         run(c, ["kind", "export", "kubeconfig", "--name", cluster.name], mutates=True, dry_run=cfg.dry_run)
 
 
-def wire_pods(c: Context, cfg: Settings) -> None:
+def follow_addresses(c: Context, cfg: Settings, addresses: dict[str, str]) -> None:
+    """Wait until each Node reports its container's address: after a restart docker may have
+    handed the nodes other ones, which the node image's entrypoint follows at boot."""
+    context = cfg.cluster.context
+    for node, address in addresses.items():
+        addons.wait(c, addons.kubectl(context, "wait", f"--for=jsonpath={INTERNAL_IP}={address}", f"node/{node}",
+                                      f"--timeout={addons.WAIT}"),
+                    f"node {node} at its address {address}",
+                    f"its kubelet still reports an older address (`kubectl --context {context} get nodes -o wide`); "
+                    f"a node image that does not follow address changes needs the cluster made again: "
+                    f"`invoke cluster.down` then `invoke cluster.up`", cfg.dry_run)
+
+
+def wire_pods(c: Context, cfg: Settings, addresses: dict[str, str]) -> None:
     context = cfg.cluster.context
     # The controller manager assigns each node its pod CIDR moments after the node joins.
     addons.wait(c, addons.kubectl(context, "wait", "--for=jsonpath={.spec.podCIDR}", "node", "--all",
@@ -71,8 +85,10 @@ def wire_pods(c: Context, cfg: Settings) -> None:
                 "pod CIDRs of the nodes", f"`kubectl --context {context} get nodes -o wide`; the controller "
                 "manager logs say why", cfg.dry_run)
     nodes_json = run(c, addons.kubectl(context, "get", "nodes", "-o", "json"), hide=True).stdout
-    networks = network.plan(network.parse_nodes(nodes_json))
-    network.apply(c, networks, kind.POD_SUBNET, cfg.dry_run)
+    # Routes go via the containers' addresses: the truth, even while a Node still reports an old one.
+    nodes = [replace(node, address=addresses.get(node.name, node.address))
+             for node in network.parse_nodes(nodes_json)]
+    network.apply(c, network.plan(nodes), kind.POD_SUBNET, cfg.dry_run)
 
 
 def make_ready(c: Context, cfg: Settings, report: Report) -> None:
@@ -118,10 +134,14 @@ def up(c: Context, cfg: Settings, report: Report, with_registry: bool = False, k
         report.line("info", f"then: pod network (own node images), {', '.join(READY_STEPS)}")
         return
     containers = kind.node_containers(c, cluster.name)
+    addresses = network.container_addresses(c, containers)
+    if exists:
+        with report.step("node addresses"):
+            follow_addresses(c, cfg, addresses)
     network.guard_services(c, containers, kind.SERVICE_SUBNET, cfg.dry_run)
     if kind.own_cni(c, containers[0]):
         with report.step("pod network (bridge + routes between nodes)"):
-            wire_pods(c, cfg)
+            wire_pods(c, cfg, addresses)
     make_ready(c, cfg, report)
     if with_registry:
         with report.step(f"registry {registry.HOST_ADDRESS}"):

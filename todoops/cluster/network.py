@@ -80,6 +80,13 @@ def ensure_docker_network(c: Context, dry_run: bool) -> str:
     return subnet
 
 
+def container_addresses(c: Context, containers: list[str]) -> dict[str, str]:
+    """Each node container's current address on the kind network (docker may change it at every start)."""
+    address = f'{{{{with index .NetworkSettings.Networks "{DOCKER_NETWORK}"}}}}{{{{.IPAddress}}}}{{{{end}}}}'
+    found = run(c, ["docker", "inspect", "--format", address, *containers], hide=True).stdout.splitlines()
+    return dict(zip(containers, (value.strip() for value in found)))
+
+
 def parse_nodes(nodes_json: str) -> list[Node]:
     """Name, InternalIP and podCIDR of each node in `kubectl get nodes -o json` ("" when not yet set)."""
     nodes = []

@@ -1,34 +1,21 @@
-"""Wiring only: the tasks live in the todoops package, one module per concern."""
+"""Wiring only: the tasks live in the todoops package, one module per concern and namespace."""
 from pathlib import Path
 
 from invoke import Collection
 
-from todoops import bases, cluster, config, testing
-from todoops import lint, render
-from todoops import images as image_tasks
-from todoops import chart, cleanup, k8s, pipeline, preflight, rollout, validate
+from todoops import (app, bases, chart, cleanup, cluster, config, deploy, images, lint, manifests, preflight, render,
+                     rollout, status, suites, validate)
 
 config.check_project_file(Path(__file__).parent)
 
-images = Collection("images")
-images.add_task(bases.bases)
-images.add_task(image_tasks.build_images)
-images.add_task(image_tasks.load_images_task)
-
-ns = Collection(testing.test)
-ns.add_collection(images)
-ns.add_task(render.render)
-ns.add_task(lint.lint)
-ns.add_task(pipeline.deploy)
-ns.add_task(pipeline.prepare_secrets)
-ns.add_task(preflight.doctor)
-ns.add_task(validate.validate)
-ns.add_task(cleanup.clean)
-ns.add_collection(Collection("k8s", k8s.apply))
-ns.add_collection(Collection("chart", chart.install_chart))
-ns.add_collection(Collection("rollout", rollout.status))
-ns.add_task(k8s.status)
-ns.add_task(k8s.logs)
-ns.add_task(k8s.port_forward)
+ns = Collection(deploy.deploy, validate.validate, deploy.prepare_secrets, cleanup.clean, preflight.doctor,
+                status.status, suites.test)
+ns.add_collection(Collection.from_module(app))
+ns.add_collection(Collection("chart", chart.install_chart, render.render, lint.lint))
 ns.add_collection(Collection.from_module(cluster))
+image_tasks = Collection.from_module(images)
+image_tasks.add_task(bases.bases)
+ns.add_collection(image_tasks)
+ns.add_collection(Collection.from_module(manifests, name="k8s"))
+ns.add_collection(Collection.from_module(rollout))
 ns.configure(config.DEFAULTS)

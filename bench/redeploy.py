@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from todoops.config import DEFAULTS, resolve  # noqa: E402
-from todoops.kube import get_json, selector  # noqa: E402
-from todoops.pipeline import Deploy, deploy_release  # noqa: E402
+from todoops.deploy import Deploy, deploy_release  # noqa: E402
+from todoops.kubectl import get_json, selector  # noqa: E402
 from todoops.report import Report  # noqa: E402
 
 TARGET_SECONDS = 2.0

@@ -27,12 +27,11 @@ import yaml
 from invoke import Context, task
 
 from .commands import run
-from .config import Settings, resolve
+from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, local_images
-from .kube import MANAGED_BY_LABEL, ensure_namespace, get_json, get_names, kubectl, object_ref, of_release, read
-from .preflight import require_cluster
-from .release import release_objects, secret_checksum, suite_values
+from .images import BuiltImage
+from .kubectl import MANAGED_BY_LABEL, get_json, get_names, kubectl, object_ref, of_release, read
+from .release import secret_checksum, step_on_its_own, suite_values
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 # helm's answer for a release that does not exist.
@@ -140,7 +139,7 @@ def install(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Se
             fail(f"helm says another operation on {cfg.release} is in progress",
                  "wait for it to finish, or if it was interrupted: " + stuck_hint(cfg, "pending-upgrade", revision))
         fail(f"helm upgrade --install failed (exit {result.exited})",
-             f"read helm's message above; check the chart with `invoke lint`; `helm -n {cfg.namespace} history "
+             f"read helm's message above; check the chart with `invoke chart.lint`; `helm -n {cfg.namespace} history "
              f"{cfg.release}` shows the revisions")
     return revision
 
@@ -163,11 +162,8 @@ def rollback(c: Context, cfg: Settings, revision: int) -> None:
 
 
 @task(name="install", help={"dry_run": "Print the command without running it.",
-                           "context": "Kube context to use (a non-local one must be named here explicitly)."})
+                           "context": context_help()})
 def install_chart(c, dry_run=False, context=None):
     """helm upgrade --install the chart with the current content-addressed image tags (see `deploy`)."""
     cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="helm")
-    cfg = require_cluster(c, cfg)
-    ensure_namespace(c, cfg)
-    images = local_images(c, cfg)
-    install(c, cfg, images, release_objects(c, cfg, images))
+    install(c, *step_on_its_own(c, cfg))

@@ -38,9 +38,9 @@ from invoke import Context, Result
 
 from .chart import HELM_RELEASE_ANNOTATION, chart_name, helm, release_metadata
 from .commands import Argv, probe, run
-from .config import Settings, resolve
+from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
-from .kube import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, read
+from .kubectl import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, read
 from .loaded import forget, recorded
 from .preflight import require_cluster
 from .providers import ctr, listed_refs, minikube, normalize
@@ -340,7 +340,7 @@ def clean_release(c: Context, cfg: Settings, report: Report, *, yes: bool, local
             "dry_run": "List what would be removed and remove nothing.",
             "prune_cache": "minikube: also delete the suite's loaded images from minikube's host-side cache "
                            "($MINIKUBE_HOME/cache/images).",
-            "context": "Kube context to clean (a non-local one must be named here explicitly).",
+            "context": context_help("clean"),
             "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",})
 def clean(c, yes=False, local_images=False, dry_run=False, context=None, host=None, prune_cache=False):
     """Remove the release: helm release, labelled objects, images in the cluster, the namespace if we made it."""

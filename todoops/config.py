@@ -24,7 +24,7 @@ through the Context (on the machine that runs the commands).
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 
@@ -378,6 +378,11 @@ def read_tree(tree: object, source: Callable[[tuple[str, ...]], str], problems: 
         else:
             result[name] = read_value(entry, value, where, source(where), problems)
     return result
+
+
+def context_help(action: str = "use") -> str:
+    """The ``--context`` help of every task that reaches the cluster."""
+    return f"Kube context to {action} (a non-local one must be named here explicitly)."
 
 
 def read_flag(kind: Kind, value: object, flag: str) -> object:

@@ -28,11 +28,11 @@ from invoke import Context, Result, task
 
 from . import loaded
 from .commands import Together, probe, run, side_by_side
-from .config import ImageSpec, Settings, resolve
+from .config import ImageSpec, Settings, context_help, resolve
 from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster, target
-from .providers import cluster_repository, docker_env, in_cluster_build, load, present
+from .providers import cluster_repository, docker_env, load, present
 from .report import Report, as_done
 
 TAG_LENGTH = 12
@@ -262,7 +262,7 @@ def build_images(c, force=False, no_cache=False, build_in_cluster=None, dry_run=
     build(c, target(c, cfg) if cfg.build_in_cluster else cfg, Report(), force=force, no_cache=no_cache)
 
 
-@task(name="load", help={**FLAG_HELP, "context": "Kube context to load into (a non-local one must be named here)."},
+@task(name="load", help={**FLAG_HELP, "context": context_help("load into")},
       optional=["build_in_cluster"])
 def load_images_task(c, force=False, no_cache=False, build_in_cluster=None, dry_run=False, context=None):
     """Build what is missing, then bring the images into the cluster (skips what it already has)."""

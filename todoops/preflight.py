@@ -7,19 +7,19 @@ without a configured provider the one its name implies, as Skaffold and Tilt
 detect local clusters; a context that implies none needs a named provider. Then
 the kube-context guard: the context must exist and look local
 (``local_contexts`` patterns) unless ``--context`` named it explicitly, and it
-must answer. Checks are data (``Check``), shared with validate.
+must answer. Checks are data (checks.py), shared with validate.
 """
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from invoke import Context
 
+from .checks import Check, ok, require, show
 from .commands import Argv, probe
-from .config import PROVIDERS, Settings, resolve
-from .errors import ExitCode, fail
+from .config import PROVIDERS, Settings, context_help, resolve
+from .errors import ExitCode
 from .lint import consistency_findings, images_of
 from .providers import cluster_name, in_cluster_build, minikube, minikube_driver, minikube_profile, provider_for
 from .remote import checks_everywhere, task
@@ -49,37 +49,6 @@ UNREACHABLE_HINTS = {
     "k3d": "start it: k3d cluster start {name}",
     "docker-desktop": "enable Kubernetes in Docker Desktop's settings",
 }
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # ok | warn | fail
-    detail: str
-    hint: str = ""
-    # The exit code this check's failure maps to.
-    code: ExitCode = ExitCode.PREFLIGHT
-
-
-def ok(name: str, detail: str) -> Check:
-    return Check(name, "ok", detail)
-
-
-def show(report: Report, checks: Sequence[Check]) -> None:
-    """The checks as a table (and as JSON in ``--json`` mode)."""
-    report.table(["check", "status", "detail", "hint"],
-                 [[check.name, check.status, check.detail, check.hint if check.status != "ok" else ""]
-                  for check in checks])
-    report.emit([{**asdict(check), "code": int(check.code)} for check in checks])
-
-
-def require(checks: Iterable[Check], what: str) -> None:
-    """Stop with every failed check (message and fix) and the most serious exit code."""
-    failed = [check for check in checks if check.status == "fail"]
-    if failed:
-        fail(f"{what}: " + "; ".join(f"{check.name}: {check.detail}" for check in failed),
-             "; ".join(f"{check.name}: {check.hint}" for check in failed) + "; nothing was changed",
-             max(check.code for check in failed))
 
 
 def version_of(text: str) -> tuple[int, ...] | None:
@@ -284,7 +253,7 @@ def minikube_checks(c: Context, cfg: Settings) -> tuple[list[Check], str]:
     ingress = addon_enabled(addons.stdout, "ingress")
     return [ok("minikube", f"running, driver {driver or 'unknown'}"),
             ok("ingress addon", "enabled") if ingress else
-            Check("ingress addon", "warn", "disabled: use `invoke port-forward`",
+            Check("ingress addon", "warn", "disabled: use `invoke app.port-forward`",
                   f"minikube -p {cfg.context} addons enable ingress")], driver
 
 
@@ -335,7 +304,7 @@ def require_cluster(c: Context, cfg: Settings) -> Settings:
     return cfg
 
 
-@task(help={"context": "Kube context to check (a non-local one must be named here explicitly).",
+@task(help={"context": context_help("check"),
             "json": "Print the checks as JSON on stdout.",
             "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",})
 def doctor(c, context=None, json=False, host=None):  # noqa: A002 (the flag is --json)

@@ -165,7 +165,7 @@ def minikube_driver(profiles_json: str, profile: str) -> str:
 def access_lines(cfg: Settings, ingress_hosts: Sequence[str], driver: str = "",
                  platform: str = sys.platform) -> list[str]:
     """Where to open the app, for this provider and driver; port-forward always works."""
-    lines = [f"any cluster: `invoke port-forward --context {cfg.context}`, then open http://127.0.0.1:3000"]
+    lines = [f"any cluster: `invoke app.port-forward --context {cfg.context}`, then open http://127.0.0.1:3000"]
     for host in ingress_hosts:
         if cfg.provider == "minikube" and driver == "docker" and platform in ("darwin", "win32"):
             # The docker driver's node IP is not routable from macOS/Windows hosts.

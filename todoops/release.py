@@ -26,8 +26,9 @@ from invoke import Context
 
 from .config import Settings
 from .errors import ExitCode, fail
-from .images import BuiltImage
-from .kube import get_json
+from .images import BuiltImage, local_images
+from .kubectl import ensure_namespace, get_json
+from .preflight import require_cluster
 from .providers import provider_for
 from .render import template
 
@@ -46,14 +47,14 @@ def load_manifests(folder: Path) -> list[dict]:
     """Every object in ``folder``, in filename order then document order."""
     files = sorted(path for path in folder.glob("*") if path.suffix in (".yaml", ".yml", ".json"))
     if not files:
-        fail(f"no manifests in {folder}", "render them with `invoke render`, or deploy with --method helm",
+        fail(f"no manifests in {folder}", "render them with `invoke chart.render`, or deploy with --method helm",
              ExitCode.PREFLIGHT)
     objects = []
     for path in files:
         try:
             objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
         except yaml.YAMLError as error:
-            fail(f"{path} is not valid YAML ({error})", "re-render it with `invoke render`", ExitCode.BAD_INPUT)
+            fail(f"{path} is not valid YAML ({error})", "re-render it with `invoke chart.render`", ExitCode.BAD_INPUT)
     return objects
 
 
@@ -96,6 +97,15 @@ def fits(cfg: Settings, objects: Sequence[Mapping]) -> bool:
     """Whether ``objects`` (k8s/) were rendered for this release and Secret, with the chart's own defaults."""
     releases = {obj.get("metadata", {}).get("labels", {}).get(INSTANCE) for obj in objects}
     return not cfg.chart_values and releases == {cfg.release} and secret_names(objects) <= {cfg.secret_name}
+
+
+def step_on_its_own(c: Context, cfg: Settings) -> tuple[Settings, list[BuiltImage], list[dict]]:
+    """For `k8s.apply` and `chart.install` run alone: the checked target (its namespace made), the images
+    built for today's sources and the objects they go into."""
+    cfg = require_cluster(c, cfg)
+    ensure_namespace(c, cfg)
+    images = local_images(c, cfg)
+    return cfg, images, release_objects(c, cfg, images)
 
 
 def release_objects(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[dict]:

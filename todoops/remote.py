@@ -39,8 +39,8 @@ from invoke import task as invoke_task
 
 from .commands import echo, probe, run
 from .config import Settings, SshSettings
-from .errors import ExitCode, fail
 from .dockerignore import sent_files
+from .errors import ExitCode, fail
 
 TARGET = re.compile(
     r"^(?:(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@)?"
@@ -340,8 +340,8 @@ def gateway_for(ssh: SshSettings, options: Mapping[str, str]):
 
 def failure(error: BaseException, target: Target, known_hosts: Path) -> tuple[str, str, ExitCode]:
     """(message, hint, exit code) for a connection that could not be opened."""
-    from paramiko.ssh_exception import (AuthenticationException, BadHostKeyException,
-                                        NoValidConnectionsError, SSHException)
+    from paramiko.ssh_exception import (AuthenticationException, BadHostKeyException, NoValidConnectionsError,
+                                        SSHException)
 
     port = target.port or 22
     if isinstance(error, socket.gaierror):
@@ -476,7 +476,7 @@ def host_checks(outcome: HostOutcome) -> list:
     if not outcome.error:
         return [replace(check, name=f"{outcome.host}: {check.name}") for check in outcome.value]
     # preflight imports this module for its tasks: importing Check at the top would be circular.
-    from .preflight import Check
+    from .checks import Check
 
     message, _, hint = outcome.error.partition("\nhint: ")
     detail = message.removeprefix("error: ").removeprefix(f"on {outcome.host}: ")

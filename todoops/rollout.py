@@ -1,4 +1,4 @@
-"""`invoke rollout.status`: wait for the release's workloads, and say why when they do not come up.
+"""`invoke rollout.wait`: wait for the release's workloads, and say why when they do not come up.
 
 Waiting is ``kubectl rollout status`` per Deployment/StatefulSet, bounded by
 ``rollout_timeout``, in short slices: between two slices the release's pods are
@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 from invoke import Context, task
 
 from .commands import probe, run
-from .config import Settings, resolve
+from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
-from .kube import get_json, get_names, kubectl, said, selector
+from .kubectl import get_json, get_names, kubectl, said, selector
 from .preflight import require_cluster
 from .report import Report
 
@@ -249,7 +249,7 @@ def slices(total: int) -> list[int]:
     return [SLICE] * (count - 1) + [total - SLICE * (count - 1) or SLICE]
 
 
-def rolled_out(c: Context, cfg: Settings, report: Report, name: str) -> bool:
+def workload_rolled_out(c: Context, cfg: Settings, report: Report, name: str) -> bool:
     """Wait for one workload; False at the timeout, at kubectl's verdict, or once some workload is stuck."""
     shown = ""
     for seconds in slices(cfg.rollout_timeout):
@@ -272,14 +272,14 @@ def rolled_out(c: Context, cfg: Settings, report: Report, name: str) -> bool:
     return False
 
 
-def wait(c: Context, cfg: Settings, report: Report) -> bool:
+def release_rolled_out(c: Context, cfg: Settings, report: Report) -> bool:
     """Wait for every workload of the release; on failure explain each bad pod. True when all are ready."""
     names = workloads(c, cfg)
     if not names:
         fail(f"release {cfg.release} has no Deployment or StatefulSet in {cfg.namespace}",
              "deploy it: invoke deploy", ExitCode.NOT_DEPLOYED)
     for name in names:
-        if not rolled_out(c, cfg, report, name):
+        if not workload_rolled_out(c, cfg, report, name):
             explain(c, cfg, report)
             return False
     return True
@@ -301,14 +301,14 @@ def undo_hint(c: Context, cfg: Settings) -> str:
     return "; ".join(hints) or "fix the cause above and deploy again"
 
 
-@task(help={"context": "Kube context to use (a non-local one must be named here explicitly).",
+@task(help={"context": context_help(),
             "timeout": "How long to wait per workload: seconds or 90s, 3m (default: todoops.rollout_timeout)."})
-def status(c, context=None, timeout=None):
+def wait(c, context=None, timeout=None):
     """Wait for the release's rollout; when it fails, classify each bad pod and print events, logs and the fix."""
     cfg = resolve(c, context=context, context_explicit=bool(context),
                   rollout_timeout=timeout)
     cfg = require_cluster(c, cfg)
     # The diagnosis quotes pods' events and logs.
     load_known_secrets(c, cfg)
-    if not wait(c, cfg, Report()):
+    if not release_rolled_out(c, cfg, Report()):
         fail("the rollout did not become ready", f"see the diagnosis above; {undo_hint(c, cfg)}", ExitCode.ROLLOUT)

@@ -34,7 +34,7 @@ from invoke import Context
 from .commands import probe, run
 from .config import Settings
 from .errors import ExitCode, fail
-from .kube import ensure_namespace, get_json, kubectl, labels
+from .kubectl import ensure_namespace, get_json, kubectl, labels
 from .redaction import REDACTOR
 from .report import Report, as_done
 

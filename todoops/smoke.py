@@ -38,11 +38,11 @@ from typing import Any
 
 from invoke import Context
 
+from .checks import Check, ok
 from .commands import NotStarted, background
 from .config import Settings
 from .errors import ExitCode, fail
-from .kube import kubectl
-from .preflight import Check, ok
+from .kubectl import kubectl
 from .redaction import REDACTOR
 
 SESSION_COOKIE = "todo_session"
@@ -304,13 +304,13 @@ def hint(step: str, failure: StepFailed, email: str) -> str:
     if failure.code in ("backend_unavailable", "backend_timeout"):
         return "the frontend cannot reach the backend: check the backend Service's endpoints and BACKEND_URL"
     if failure.status == 503 and failure.code == "ServiceUnavailable":
-        return "the frontend Service has no ready pod: run `invoke rollout.status`"
+        return "the frontend Service has no ready pod: run `invoke rollout.wait`"
     if failure.status == 401 and step != "log in":
         return ("the backend refused a token it issued: do all backend pods run with the same JWT_SECRET? "
                 "(`invoke prepare-secrets`, then restart them)")
     if failure.status >= 500:
-        return "the backend failed: is its database up? read `invoke logs --component backend`"
-    return "read `invoke logs --component backend` and `invoke logs --component frontend`"
+        return "the backend failed: is its database up? read `invoke app.logs --component backend`"
+    return "read `invoke app.logs --component backend` and `invoke app.logs --component frontend`"
 
 
 def timed(name: str, step: Callable[[Run], None], run: Run) -> Check:
@@ -325,7 +325,7 @@ def timed(name: str, step: Callable[[Run], None], run: Run) -> Check:
     took = time.monotonic() - started
     if took > STEP_WARN_SECONDS:
         return Check(f"smoke {name}", "warn", f"{took:.2f}s > {STEP_WARN_SECONDS:.0f}s",
-                     "see the pods' resources and `invoke logs`")
+                     "see the pods' resources and `invoke app.logs`")
     return ok(f"smoke {name}", f"{took:.2f}s")
 
 

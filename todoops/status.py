@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from invoke import Context
+from invoke import Context, task
 
-from .config import Settings
+from .config import Settings, context_help, resolve
+from .errors import ExitCode, fail
 from .images import planned_images
-from .kube import get_json, selector
+from .kubectl import get_json, selector
 from .lint import image_parts
+from .preflight import require_cluster
 from .report import Report
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -104,3 +106,15 @@ def release_status(c: Context, cfg: Settings) -> list[ComponentStatus]:
     found = get_json(c, cfg, "deployments,statefulsets,replicasets,controllerrevisions,pods", "-l", selector(cfg))
     source_tags = {image.name: image.tag for image in planned_images(cfg)}
     return component_statuses(found or {}, source_tags, datetime.now(timezone.utc))
+
+
+@task(help={"context": context_help(), "json": "Print the components as JSON on stdout."})
+def status(c, context=None, json=False):  # noqa: A002 (the flag is --json)
+    """Per component: ready/desired, the image tag running and whether it is today's source, restarts, last rollout."""
+    cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
+    cfg = require_cluster(c, cfg)
+    statuses = release_status(c, cfg)
+    if not statuses:
+        fail(f"nothing of release {cfg.release} in namespace {cfg.namespace}", "deploy first: invoke deploy",
+             ExitCode.NOT_DEPLOYED)
+    show(Report(json_mode=cfg.json), statuses)

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 from invoke import Context
 
+from .checks import Check
 from .commands import probe
 from .config import Settings
-from .kube import kubectl, said, selector
-from .preflight import Check
+from .kubectl import kubectl, said, selector
 
 WARN_SHARE = 0.8
 RESOURCES = ("cpu", "memory")
@@ -82,7 +82,7 @@ def component_row(name: str, keys: Sequence[tuple[str, str]], usage: Mapping, sp
                 hot.append(f"{key[0]}/{key[1]} {resource} {share(usage[key][resource], cap)}")
     if hot:
         return Check(f"resources {name}", "warn", "; ".join(parts) + f"; above {WARN_SHARE:.0%}: {', '.join(hot)}",
-                     "raise the requests/limits in the chart values, or find what uses them (`invoke logs`)")
+                     "raise the requests/limits in the chart values, or find what uses them (`invoke app.logs`)")
     return Check(f"resources {name}", "ok", "; ".join(parts))
 
 

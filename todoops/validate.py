@@ -22,13 +22,14 @@ from datetime import datetime
 
 from invoke import Context, Result
 
+from .checks import Check, ok, show
 from .commands import Argv, probe, render, run
-from .config import SECONDS, Settings, read_flag, resolve
+from .config import SECONDS, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
 from .known_secrets import load_known_secrets
-from .kube import get_json, kubectl, said, selector
-from .preflight import Check, context_checks, ok, show, targeted
+from .kubectl import get_json, kubectl, said, selector
+from .preflight import context_checks, targeted
 from .remote import checks_everywhere, task
 from .report import Report
 from .rollout import STUCK, statefulset_of
@@ -67,7 +68,7 @@ def workload_checks(workloads: Sequence[Mapping]) -> list[Check]:
         word = "available" if kind == "deployment" else "ready"
         checks.append(ok(f"{kind} {name}", f"{ready}/{wanted} {word}") if ready >= wanted == updated
                       else Check(f"{kind} {name}", "fail", f"{ready}/{wanted} {word}, {updated} updated",
-                                 "run `invoke rollout.status` for the diagnosis", ExitCode.UNHEALTHY))
+                                 "run `invoke rollout.wait` for the diagnosis", ExitCode.UNHEALTHY))
     return checks
 
 
@@ -78,7 +79,7 @@ def waiting_checks(pods: Sequence[Mapping]) -> list[Check]:
              for pod in pods for status in pod.get("status", {}).get("containerStatuses") or []
              for reason in [(status.get("state", {}).get("waiting") or {}).get("reason", "")]
              if reason in STUCK - {"CrashLoopBackOff"}]
-    return [Check("waiting", "fail", ", ".join(stuck), "run `invoke rollout.status` for the diagnosis and the fix",
+    return [Check("waiting", "fail", ", ".join(stuck), "run `invoke rollout.wait` for the diagnosis and the fix",
                   ExitCode.UNHEALTHY)] if stuck else [ok("waiting", "no pod waits for an image or configuration")]
 
 
@@ -102,7 +103,7 @@ def statefulset_image_checks(statefulsets: Sequence[Mapping], pods: Sequence[Map
                      if not (same_ref(status.get("image", ""), wanted) and "running" in status.get("state", {}))]
             label = f"image {container['name']}"
             checks.append(Check(label, "fail", f"{', '.join(wrong) or 'no pod'} not running {wanted}",
-                                "run `invoke rollout.status` for the diagnosis; check that the image reference "
+                                "run `invoke rollout.wait` for the diagnosis; check that the image reference "
                                 "exists", ExitCode.UNHEALTHY)
                           if wrong or not statuses else ok(label, f"{len(statuses)} pod(s) on {wanted}"))
     return checks
@@ -156,9 +157,9 @@ def restart_checks(pods: Sequence[Mapping]) -> list[Check]:
                 restarted.append(f"{pod['metadata']['name']} ({status['restartCount']})")
     if crashing:
         return [Check("restarts", "fail", f"crash loop: {', '.join(crashing)}",
-                      "run `invoke rollout.status` for events and logs", ExitCode.UNHEALTHY)]
+                      "run `invoke rollout.wait` for events and logs", ExitCode.UNHEALTHY)]
     if restarted:
-        return [Check("restarts", "warn", f"restarted: {', '.join(restarted)}", "read `invoke logs`")]
+        return [Check("restarts", "warn", f"restarted: {', '.join(restarted)}", "read `invoke app.logs`")]
     return [ok("restarts", "none")]
 
 
@@ -210,7 +211,7 @@ def ingress_checks(ingresses: Sequence[Mapping], classes: str) -> list[Check]:
         wanted = item["spec"].get("ingressClassName", "")
         if f"ingressclass.networking.k8s.io/{wanted}" not in classes.split():
             checks.append(Check(name, "warn", f"no ingress controller for class {wanted!r}",
-                                "use `invoke port-forward`, or enable one (minikube addons enable ingress)"))
+                                "use `invoke app.port-forward`, or enable one (minikube addons enable ingress)"))
         elif not item.get("status", {}).get("loadBalancer", {}).get("ingress"):
             checks.append(Check(name, "warn", "no address yet", "check the ingress controller's pods"))
         else:
@@ -220,7 +221,7 @@ def ingress_checks(ingresses: Sequence[Mapping], classes: str) -> list[Check]:
 
 def log_check(text: str) -> list[Check]:
     errors = [line for line in text.splitlines() if ERROR_LINE.search(line)]
-    return [Check("logs", "warn", f"{len(errors)} error line(s), last: {errors[-1][:160]}", "read `invoke logs`")
+    return [Check("logs", "warn", f"{len(errors)} error line(s), last: {errors[-1][:160]}", "read `invoke app.logs`")
             if errors else ok("logs", "no error lines")]
 
 
@@ -246,7 +247,7 @@ def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[
         elapsed = time.monotonic() - started
         label = f"http {name} {path}"
         if not result.ok:
-            checks.append(Check(label, "fail", said(result), f"read `invoke logs --component {name}`",
+            checks.append(Check(label, "fail", said(result), f"read `invoke app.logs --component {name}`",
                                 ExitCode.UNHEALTHY))
         elif elapsed > limit:
             checks.append(Check(label, "warn", f"{elapsed:.2f}s > {limit:.0f}s", "see the pod's resources and logs"))
@@ -330,7 +331,7 @@ def with_pushed_digests(c: Context, image: BuiltImage) -> BuiltImage:
 
 @task(help={"json": "Print the checks as JSON on stdout.",
             "wait": "First wait this long for every Deployment to become available: seconds or 90s, 3m.",
-            "context": "Kube context to check (a non-local one must be named here explicitly).",
+            "context": context_help("check"),
             "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",
             "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
                      "with a throw-away account, deleted afterwards: writes to the app's database."})

@@ -1,8 +1,8 @@
 """Fixtures for the chart, k8s/ and Dockerfile tests.
 
-These tests run the real helm (found on PATH, as `invoke lint` finds it): a
+These tests run the real helm (found on PATH, as `invoke chart.lint` finds it): a
 chart is only proven by rendering it. Values are written to files and passed
-as argv, the way `invoke render` and `invoke lint` do it.
+as argv, the way `invoke chart.render` and `invoke chart.lint` do it.
 """
 import shutil
 from collections.abc import Callable
@@ -19,7 +19,7 @@ from todoops.render import template
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "todo-app"
-# What a project copy needs for `invoke lint`; the Dockerfiles are added separately.
+# What a project copy needs for `invoke chart.lint`; the Dockerfiles are added separately.
 PROJECT_FILES = ("helm", "k8s", ".env.example", "invoke.yaml", "tasks.py")
 # Used only while the real Dockerfiles are not written yet: the smallest file
 # that states the port contract (ENV PORT + EXPOSE), so the rules still run.

@@ -1,4 +1,4 @@
-"""invoke lint: the consistency rules on data, then mutation tests on a copy of the project.
+"""invoke chart.lint: the consistency rules on data, then mutation tests on a copy of the project.
 
 Each mutation breaks exactly one thing the way people really break it and
 asserts that lint names the file to fix; the unbroken copy must pass.
@@ -10,8 +10,8 @@ import sys
 import pytest
 from invoke import Context, Exit, Result
 
-from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, check_tools, consistency_findings, dockerfile_ports,
-                          env_example_keys, hadolint_problems, image_parts, kube_score_problems,
+from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, check_tools, consistency_findings,
+                          dockerfile_ports, env_example_keys, hadolint_problems, image_parts, kube_score_problems,
                           lint_findings)
 from todoops.report import Report
 
@@ -116,9 +116,9 @@ def test_kube_score_problems_keep_warnings_and_criticals():
               "[WARNING] todo-app-frontend apps/v1/Deployment: no podAntiAffinity\n")
     assert kube_score_problems(output, "k8s") == [
         Finding("k8s (Deployment todo-app-backend)", "kube-score", "critical: (backend) CPU limit is not set",
-                "change the chart template that renders it, then `invoke render`"),
+                "change the chart template that renders it, then `invoke chart.render`"),
         Finding("k8s (Deployment todo-app-frontend)", "kube-score", "warning: no podAntiAffinity",
-                "change the chart template that renders it, then `invoke render`")]
+                "change the chart template that renders it, then `invoke chart.render`")]
 
 
 # --------------------------------------------------------------- mutation tests on a project copy
@@ -205,7 +205,7 @@ def test_each_mutation_is_caught_naming_the_file(project, mutation):
 
 
 def test_invoke_lint_fails_naming_the_broken_file(project):
-    lint = [sys.executable, "-m", "invoke", "lint", "--check", "scenarios", "--check", "manifests"]
+    lint = [sys.executable, "-m", "invoke", "chart.lint", "--check", "scenarios", "--check", "manifests"]
     assert subprocess.run(lint, cwd=project, capture_output=True, text=True).returncode == 0
     break_file(project, "frontend/Dockerfile", "EXPOSE", "EXPOSE 3001\n#")
     broken = subprocess.run(lint, cwd=project, capture_output=True, text=True)

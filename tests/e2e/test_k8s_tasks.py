@@ -1,8 +1,8 @@
-"""`invoke port-forward` and `invoke status` on the real cluster, in a uuid-named namespace.
+"""`invoke app.port-forward` and `invoke status` on the real cluster, in a uuid-named namespace.
 
 `port-forward`: the kubectl it starts dies with it, whatever stops it (issue 15 #10).
 
-A background ``invoke port-forward`` stopped by ``kill`` (SIGTERM), a closed
+A background ``invoke app.port-forward`` stopped by ``kill`` (SIGTERM), a closed
 terminal (SIGHUP) or Ctrl-C (SIGINT) left ``kubectl port-forward`` running,
 re-parented to PID 1 and still holding the port. Here the real CLI forwards to
 a Service in a uuid-named namespace (one pod of ``python:3.11-slim`` serving
@@ -127,7 +127,7 @@ def test_a_stopped_port_forward_leaves_no_kubectl_and_frees_the_port(namespace, 
     port = free_port()
     env = suite_env(namespace)
     # A session of its own: the signal reaches invoke alone, as `kill PID` on a background job does.
-    task = subprocess.Popen([str(INVOKE), "port-forward", "--port", str(port)], cwd=REPO, env=env,
+    task = subprocess.Popen([str(INVOKE), "app.port-forward", "--port", str(port)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -24,7 +24,7 @@ PUSH = "docker push"
 
 def registry_answers() -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:5001/v2/", timeout=5) as response:
+        with urllib.request.urlopen("http://127.0.0.1:5001/v2/", timeout=5) as response:
             return response.status == 200
     except OSError:
         return False

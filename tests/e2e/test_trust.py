@@ -28,7 +28,7 @@ from tests.unit.fixtures import ENV, project
 from todoops.cleanup import clean_release
 from todoops.config import DEFAULTS, Settings, resolve
 from todoops.errors import ExitCode
-from todoops.kube import ensure_namespace, labels
+from todoops.kubectl import ensure_namespace, labels
 from todoops.report import Report
 from todoops.secrets import prepare
 

@@ -4,7 +4,7 @@ import pytest
 from invoke import Exit, Result
 
 from tests.conftest import commands_run, failed
-from todoops.bases import (BASE_IMAGES, RECIPES, apt_sources, build_bases, ca_files, mirrors_from_apt_sources)
+from todoops.bases import BASE_IMAGES, RECIPES, apt_sources, build_bases, ca_files, mirrors_from_apt_sources
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.report import Report

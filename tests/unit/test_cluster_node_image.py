@@ -157,7 +157,7 @@ def test_dry_run_runs_only_probes(make_context, capsys):
     node_image.build_node_image(c, resolve(c, dry_run=True), Report())
     assert all(command.startswith(("docker version", "docker image inspect")) for command in commands_run(c))
     err = capsys.readouterr().err
-    assert "[dry-run] env DOCKER_BUILDKIT=0 docker build" in err and f"[dry-run] docker commit" in err
+    assert "[dry-run] env DOCKER_BUILDKIT=0 docker build" in err and "[dry-run] docker commit" in err
 
 
 def test_kubeadm_refs_skip_pause_which_containerd_names():

@@ -1,5 +1,4 @@
 """``commands.serve``: a long-lived command ends with the task, whichever stop signal the task gets."""
-import os
 import re
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from todoops.commands import STOP_SIGNALS, NotStarted, Stopped, serve
 
 READY = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+) pid (\d+)$", re.MULTILINE)
 CHILD = "import os, time; print(f'Forwarding from 127.0.0.1:4242 pid {os.getpid()}', flush=True); time.sleep(60)"
-# A task that serves until stopped, in a process of its own so that it can be signalled like `invoke port-forward`.
+# A task that serves until stopped, in a process of its own so that it can be signalled like `invoke app.port-forward`.
 TASK = f"""
 import re, sys
 from invoke import Context

@@ -208,7 +208,7 @@ def test_the_cli_says_the_key_and_the_fix_without_a_traceback(tmp_path, project,
     (tmp_path / "tasks.py").write_text((REPO / "tasks.py").read_text())
     (tmp_path / "invoke.yaml").write_text(project)
     clean = {key: value for key, value in __import__("os").environ.items() if not key.startswith("INVOKE_")}
-    done = subprocess.run([str(Path(sys.executable).with_name("invoke")), "lint", "--check", "none"], cwd=tmp_path,
+    done = subprocess.run([str(Path(sys.executable).with_name("invoke")), "chart.lint", "--check", "none"], cwd=tmp_path,
                           env={**clean, "PYTHONPATH": str(REPO), **env}, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (ExitCode.BAD_INPUT, "")
     assert fragment in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
@@ -216,10 +216,10 @@ def test_the_cli_says_the_key_and_the_fix_without_a_traceback(tmp_path, project,
 
 @pytest.mark.parametrize(("task", "flags", "fragment"), [
     ("todoops.validate:validate", {"wait": "3 minutes"}, "--wait is not a duration"),
-    ("todoops.rollout:status", {"timeout": "soon"}, "todoops.rollout_timeout (from the command line) is not a duration"),
-    ("todoops.k8s:logs", {"tail": "many"}, "--tail is not a whole number"),
-    ("todoops.k8s:port_forward", {"port": "99999"}, "--port is not a port number"),
-    ("todoops.pipeline:deploy", {"build_in_cluster": "maybe"}, "todoops.build_in_cluster (from the command line)"),
+    ("todoops.rollout:wait", {"timeout": "soon"}, "todoops.rollout_timeout (from the command line) is not a duration"),
+    ("todoops.app:logs", {"tail": "many"}, "--tail is not a whole number"),
+    ("todoops.app:port_forward", {"port": "99999"}, "--port is not a port number"),
+    ("todoops.deploy:deploy", {"build_in_cluster": "maybe"}, "todoops.build_in_cluster (from the command line)"),
 ])
 def test_task_flags_are_read_by_the_schema_before_anything_runs(make_context, task, flags, fragment):
     module, name = task.split(":")

@@ -17,15 +17,15 @@ import string
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 import yaml
 from invoke import Config, Context, Exit
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import failed, ok, project
+from todoops.checks import show
 from todoops.config import DEFAULTS, SCHEMA, check_project_file, env_name, leaves, resolve
 from todoops.errors import ExitCode
-from todoops.preflight import show, source_checks
+from todoops.preflight import source_checks
 from todoops.redaction import REDACTOR
 from todoops.report import Report
 from todoops.secrets import KEYS, prepare

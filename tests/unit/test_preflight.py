@@ -8,10 +8,10 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import ENV, MINIKUBE_PROFILES, failed, line, ok, preflight_ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
-from todoops.k8s import status as k8s_status
-from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools,
-                               preflight, provider_of, require_cluster, target, version_of)
+from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools, preflight,
+                               provider_of, require_cluster, target, version_of)
 from todoops.report import Report
+from todoops.status import status as k8s_status
 from todoops.validate import validate
 
 E2E = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
@@ -296,8 +296,8 @@ def test_doctor_without_a_cluster_still_checks_what_it_can(make_context, tmp_pat
 
 
 def test_a_plain_deploy_after_cluster_up_targets_the_current_kind_cluster(make_context, tmp_path):
-    from tests.unit.test_pipeline import PROVIDERS, answers
-    from todoops.pipeline import Deploy, deploy_release
+    from tests.unit.test_deploy import PROVIDERS, answers
+    from todoops.deploy import Deploy, deploy_release
 
     project(tmp_path)
     named = {**PROVIDERS["kind"], "method": "kubectl", "build_jobs": 1}

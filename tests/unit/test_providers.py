@@ -58,5 +58,5 @@ def test_minikube_driver():
 ])
 def test_access_is_driver_aware(make_context, provider, driver, platform, expected):
     lines = access_lines(resolve(make_context(provider=provider)), ["todo.local"], driver, platform)
-    assert "invoke port-forward" in lines[0] and expected in lines[1]
+    assert "invoke app.port-forward" in lines[0] and expected in lines[1]
     assert access_lines(resolve(make_context(provider=provider)), [], driver, platform) == lines[:1]

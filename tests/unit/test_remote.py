@@ -250,7 +250,7 @@ def test_dash_h_is_help_on_tasks_with_host(name):
 def test_one_unreachable_host_hides_no_other_hosts_results(make_context, monkeypatch):
     from contextlib import contextmanager
 
-    from todoops.preflight import Check
+    from todoops.checks import Check
 
     @contextmanager
     def fake_target(cfg, target):

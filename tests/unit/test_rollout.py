@@ -10,7 +10,7 @@ from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.report import Report
-from todoops.rollout import diagnose, explain, slices, status, stuck, undo_hint, wait
+from todoops.rollout import diagnose, explain, release_rolled_out, slices, stuck, undo_hint, wait
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
@@ -112,14 +112,14 @@ def test_wait_returns_false_after_explaining(make_context):
     c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), status: failed(),
                       GET_PODS: ok(json.dumps(fixture("pods-image-pull.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))})
-    assert wait(c, resolve(c), Report()) is False
+    assert release_rolled_out(c, resolve(c), Report()) is False
     assert commands_run(c) == [WORKLOADS, status, GET_PODS, GET_EVENTS]
 
 
 def test_a_failed_workload_listing_is_not_taken_for_nothing_deployed(make_context):
     c = make_context({WORKLOADS: failed(stderr="Error from server (InternalError): etcdserver: request timed out\n")})
     with pytest.raises(Exit) as error:
-        wait(c, resolve(c), Report())
+        release_rolled_out(c, resolve(c), Report())
     assert error.value.code == ExitCode.FAILED and "etcdserver: request timed out" in error.value.message
 
 
@@ -138,7 +138,7 @@ def test_the_status_task_masks_the_clusters_secrets_in_quoted_logs(make_context,
                       line([*KUBECTL, "logs", pod, "-c", "backend", "--tail=20", "--previous"]):
                           ok(f"sqlalchemy.exc.OperationalError: cannot connect to {url}\n")})
     with pytest.raises(Exit) as error:
-        status(c)
+        wait(c)
     out = capsys.readouterr()
     assert error.value.code == ExitCode.ROLLOUT
     assert "log | sqlalchemy.exc.OperationalError: cannot connect to" in out.out
@@ -162,7 +162,7 @@ def test_a_stuck_rollout_fails_at_the_first_slice_not_at_the_timeout(make_contex
     c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: TIMED_OUT,
                       STATE: ok(json.dumps(release_state(pods))), GET_PODS: ok(json.dumps(fixture(pods))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok("boom\n")})
-    assert wait(c, resolve(c), Report()) is False
+    assert release_rolled_out(c, resolve(c), Report()) is False
     assert commands_run(c).count(BACKEND_STATUS) == 1
     out = capsys.readouterr().out
     assert "not waiting for the timeout: every new pod of deployment/todo-app-backend" in out
@@ -178,7 +178,7 @@ def test_a_rollout_still_starting_waits_out_the_whole_timeout_in_slices(make_con
                       last: TIMED_OUT, STATE: ok(json.dumps(state)),
                       GET_PODS: ok(json.dumps(fixture("pods-unschedulable.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))}, rollout_timeout=12)
-    assert wait(c, resolve(c), Report()) is False
+    assert release_rolled_out(c, resolve(c), Report()) is False
     assert [command for command in commands_run(c) if "rollout status" in command] == [BACKEND_STATUS] * 2 + [last]
     assert "deployment.apps/todo-app-backend was not ready within 12s" in capsys.readouterr().out
 
@@ -188,7 +188,7 @@ def test_kubectls_own_verdict_ends_the_wait_at_once(make_context, capsys):
     c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: deadline,
                       GET_PODS: ok(json.dumps(fixture("pods-probe-failure.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok()})
-    assert wait(c, resolve(c), Report()) is False
+    assert release_rolled_out(c, resolve(c), Report()) is False
     assert STATE not in commands_run(c) and "exceeded its progress deadline" in capsys.readouterr().out
 
 

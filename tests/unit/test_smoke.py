@@ -27,7 +27,7 @@ from tests.unit.test_validate import healthy_answers
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR
-from todoops.smoke import (POD_STEP, STEPS, StepFailed, flow, hint, serving_backends, service_path, session_of,
+from todoops.smoke import (POD_STEP, STEPS, StepFailed, flow, hint, service_path, serving_backends, session_of,
                            smoke_checks, throwaway_account)
 from todoops.validate import validate
 
@@ -93,7 +93,7 @@ def test_the_throwaway_account_is_marked_and_its_password_redacted():
     ("chat", StepFailed(504, "too slow", "backend_timeout"), "cannot reach the backend"),
     ("register", StepFailed(503, 'no endpoints available for service "x"', "ServiceUnavailable"), "no ready pod"),
     ("create task", StepFailed(401, "Not authenticated", "not_authenticated"), "JWT_SECRET"),
-    ("log in", StepFailed(401, "Invalid email or password", "invalid_credentials"), "invoke logs"),
+    ("log in", StepFailed(401, "Invalid email or password", "invalid_credentials"), "invoke app.logs"),
     ("register", StepFailed(503, "Database not reachable", "not_ready"), "database"),
     ("delete account", StepFailed(500, "boom", "internal_error"), "DELETE FROM users WHERE email = 'a@b.c'"),
 ])

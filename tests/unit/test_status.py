@@ -2,8 +2,16 @@
 import json
 from datetime import datetime, timezone
 
+import pytest
+from invoke import Exit
+
+from tests.unit.fixtures import line, ok, preflight_ok, project
+from todoops.config import resolve
+from todoops.errors import ExitCode
+from todoops.images import planned_images
 from todoops.report import Report
-from todoops.status import ComponentStatus, age, component_statuses, show
+from todoops.status import COMPONENT_LABEL as COMPONENT
+from todoops.status import ComponentStatus, age, component_statuses, show, status
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
 SOURCE = {"backend": "aaaaaaaaaaaa", "frontend": "bbbbbbbbbbbb"}
@@ -98,3 +106,37 @@ def test_the_table_flags_stale_code_and_json_carries_the_same(capsys):
     assert [row["current"] for row in data] == [True, False, None]
     assert data[1]["tags"] == ["bbbbbbbbbbbb-0123456789ab", "cccccccccccc-0123456789ab"]
     assert "component" in out.err  # the table goes to stderr so stdout stays JSON
+
+
+KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
+GET_STATUS = line([*KUBECTL, "get", "deployments,statefulsets,replicasets,controllerrevisions,pods",
+                   "-l", "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app", "-o", "json"])
+
+
+def test_status_compares_the_running_tag_with_the_sources_content_tag(make_context, tmp_path, capsys):
+    project(tmp_path)
+    source = {image.name: image.tag for image in planned_images(resolve(make_context()))}
+    found = {"items": [
+        {"kind": "Deployment", "metadata": {"name": "todo-app-backend", "labels": {COMPONENT: "backend"}},
+         "spec": {"replicas": 2}, "status": {"readyReplicas": 2}},
+        {"kind": "Pod", "metadata": {"name": "todo-app-backend-x", "labels": {COMPONENT: "backend"}},
+         "spec": {"containers": [{"name": "backend", "image": f"todo-backend:{source['backend']}-0123456789ab"}]},
+         "status": {"containerStatuses": [{"name": "backend", "restartCount": 1}]}},
+        {"kind": "Deployment", "metadata": {"name": "todo-app-frontend", "labels": {COMPONENT: "frontend"}},
+         "spec": {"replicas": 2}, "status": {"readyReplicas": 2}},
+        {"kind": "Pod", "metadata": {"name": "todo-app-frontend-x", "labels": {COMPONENT: "frontend"}},
+         "spec": {"containers": [{"name": "frontend", "image": "todo-frontend:000000000000-0123456789ab"}]}},
+    ]}
+    c = make_context({**preflight_ok(), GET_STATUS: ok(json.dumps(found))})
+    status(c, json=True)
+    rows = {row["component"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["backend"]["current"], rows["frontend"]["current"]) == (True, False)
+    assert rows["frontend"]["source_tag"] == source["frontend"] and rows["backend"]["restarts"] == 1
+
+
+def test_status_of_nothing_deployed_says_so_and_how_to_deploy(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context({**preflight_ok(), GET_STATUS: ok(json.dumps({"items": []}))})
+    with pytest.raises(Exit) as stopped:
+        status(c)
+    assert stopped.value.code == ExitCode.NOT_DEPLOYED and "invoke deploy" in str(stopped.value.message)

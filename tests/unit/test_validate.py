@@ -6,14 +6,13 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import (failed, fixture, http_lines, line, ok, preflight_ok, project, release,
-                                 top_answer)
+from tests.unit.fixtures import failed, fixture, http_lines, line, ok, preflight_ok, project, release, top_answer
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
-from todoops.validate import (endpoint_checks, exit_code, image_checks, ingress_checks, log_check,
-                              ready_time_check, restart_checks, size_checks, validate, waiting_checks,
-                              with_pushed_digests, workload_checks)
+from todoops.validate import (endpoint_checks, exit_code, image_checks, ingress_checks, log_check, ready_time_check,
+                              restart_checks, size_checks, validate, waiting_checks, with_pushed_digests,
+                              workload_checks)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
@@ -92,7 +91,7 @@ def test_wait_uses_kubectl_wait_not_sleep(make_context, tmp_path):
 
 
 def test_exit_code_priority():
-    from todoops.preflight import Check
+    from todoops.checks import Check
     unhealthy = Check("a", "fail", "", "", ExitCode.UNHEALTHY)
     assert exit_code([unhealthy, Check("b", "fail", "", "", ExitCode.NOT_DEPLOYED)]) == ExitCode.NOT_DEPLOYED
     assert exit_code([unhealthy]) == ExitCode.UNHEALTHY

@@ -22,7 +22,7 @@ from ..config import Settings
 from ..errors import ExitCode, fail
 from ..report import Report
 from . import binaries, components
-from .components import DEBIAN, LABEL, NODE_FILES, PAUSE, Component
+from .components import DEBIAN, NODE_FILES, PAUSE, Component
 
 BASE_REPOSITORY = "todoops/kind-node-base"
 NODE_REPOSITORY = "todoops/kind-node"

@@ -3,11 +3,11 @@ import shlex
 import pytest
 from invoke import Exit, Result
 
+import todoops.suites
 from tests.conftest import commands_run
 from todoops.report import Report
-from todoops import testing
-from todoops.testing import (Counts, Suite, e2e_wanted, plain_counts, pytest_counts, run_suite, select, suites,
-                             vitest_counts)
+from todoops.suites import (Counts, Suite, e2e_wanted, plain_counts, pytest_counts, run_suite, select, suites,
+                            vitest_counts)
 
 
 @pytest.mark.parametrize("output, expected", [
@@ -96,7 +96,7 @@ def test_a_running_cluster_is_no_reason_to_run_the_e2e_tests(make_context, tmp_p
     (tmp_path / "tests/e2e").mkdir(parents=True)
     [unit] = [s for s in suites(tmp_path) if s.name == "suite"]
     c = make_context({shlex.join(unit.command): Result(stdout="3 passed in 0.1s")})
-    testing.test(c)
+    todoops.suites.test(c)
     assert commands_run(c) == [shlex.join(unit.command)]
 
 

@@ -16,18 +16,19 @@ from pathlib import Path
 
 from invoke import Context
 
-from . import chart, k8s
+from . import chart, manifests
+from .checks import show
 from .commands import probe
-from .config import Settings, resolve
+from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images, planned_images
-from .kube import ensure_namespace, kubectl
-from .preflight import preflight, require_cluster, show, target
+from .kubectl import ensure_namespace, kubectl
+from .preflight import preflight, require_cluster, target
 from .providers import access_lines
 from .release import external_images, ingress_hosts, release_objects, unserved_classes
 from .remote import on_host, task
 from .report import Report, as_done
-from .rollout import undo_hint, wait
+from .rollout import release_rolled_out, undo_hint
 from .secrets import hidden_prompt, prepare
 from .validate import verify
 
@@ -74,11 +75,11 @@ def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     if cfg.method == "helm":
         state.revision = chart.install(c, cfg, state.images, state.objects)
     else:
-        k8s.apply_manifests(c, cfg, state.images, state.objects)
+        manifests.apply_manifests(c, cfg, state.images, state.objects)
 
 
 def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    if cfg.dry_run or wait(c, cfg, report):
+    if cfg.dry_run or release_rolled_out(c, cfg, report):
         return
     if cfg.method == "helm" and state.revision:
         chart.rollback(c, cfg, state.revision)
@@ -154,7 +155,7 @@ def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> 
     help={
         "method": "kubectl (apply the rendered k8s/) or helm (upgrade --install the chart).",
         "provider": "How images reach the cluster: minikube, kind, k3d, docker-desktop, containerd, registry.",
-        "context": "Kube context to deploy to (a non-local one must be named here explicitly).",
+        "context": context_help("deploy to"),
         "namespace": "Namespace to deploy into (created and labelled when absent).",
         "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy); "
                             "--build-in-cluster=false turns a configured true off.",
@@ -182,7 +183,7 @@ def deploy(c, method=None, provider=None, context=None, namespace=None, build_in
         "from_env": "Read the values from this file instead of .env.",
         "set": "Ask for this key's value (hidden input) even when .env has one; repeatable; needs a terminal.",
         "output": "Write the Secret manifest to this gitignored file (mode 0600) instead of applying it.",
-        "context": "Kube context to use (a non-local one must be named here explicitly).",
+        "context": context_help(),
         "namespace": "Namespace of the Secret.",
         "dry_run": "Check and print the plan without changing anything.",
         "host": "Run there over SSH: user@machine[:port] (default todoops.host; empty: this machine).",

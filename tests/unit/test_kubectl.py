@@ -8,7 +8,7 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import failed, line, not_found, ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
-from todoops.kube import ensure_namespace, get_json, get_names
+from todoops.kubectl import ensure_namespace, get_json, get_names
 from todoops.report import Report
 from todoops.secrets import prepare
 

@@ -1,40 +1,18 @@
-"""`invoke k8s.apply`, `status`, `logs`, `port-forward`: the release through kubectl.
+"""`invoke app.logs` and `app.port-forward`: the running app, from the developer's terminal.
 
-Assumptions: the release's objects (see todoops.release: usually ``k8s/``) are
-applied in filename order as one stream on stdin, with the exact image tags,
-the provider's pull policy and the Secret's checksum patched in memory (the
-files never change), so a changed image or Secret always rolls out and an
-unchanged one leaves every pod alone.
+Both find the release's pods and Services by its labels; logs are printed
+through the redaction filter, which first learns the cluster Secret's values.
 """
 import re
-from collections.abc import Sequence
 
-import yaml
 from invoke import Context, task
 
-from .chart import hand_over
 from .commands import NotStarted, Stopped, echo, run, serve
-from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, read_flag, resolve
+from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, local_images
 from .known_secrets import load_known_secrets
-from .kube import ensure_namespace, get_json, kubectl, said, selector
+from .kubectl import get_json, kubectl, said, selector
 from .preflight import require_cluster
-from .providers import provider_for
-from .release import release_objects, secret_checksum, with_release
-from .report import Report
-from .status import release_status, show
-
-CONTEXT_HELP = "Kube context to use (a non-local one must be named here explicitly)."
-
-
-def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> None:
-    """``kubectl apply`` of the release's objects with the built image tags; unchanged objects stay untouched."""
-    # A helm release of these objects (a deploy with --method helm before) hands them over first.
-    hand_over(c, cfg, objects)
-    objects = with_release(objects, images, provider_for(cfg).pull_policy, secret_checksum(c, cfg))
-    stream = "---\n".join(yaml.safe_dump(obj, sort_keys=False) for obj in objects)
-    run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=stream)
 
 
 def component_service(c: Context, cfg: Settings, component: str) -> tuple[str, int]:
@@ -47,31 +25,9 @@ def component_service(c: Context, cfg: Settings, component: str) -> tuple[str, i
     return items[0]["metadata"]["name"], items[0]["spec"]["ports"][0]["port"]
 
 
-@task(help={"dry_run": "Print the command without running it.", "context": CONTEXT_HELP})
-def apply(c, dry_run=False, context=None):
-    """Apply k8s/ with the current content-addressed image tags (builds and loads nothing: see `deploy`)."""
-    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="kubectl")
-    cfg = require_cluster(c, cfg)
-    ensure_namespace(c, cfg)
-    images = local_images(c, cfg)
-    apply_manifests(c, cfg, images, release_objects(c, cfg, images))
-
-
-@task(help={"context": CONTEXT_HELP, "json": "Print the components as JSON on stdout."})
-def status(c, context=None, json=False):  # noqa: A002 (the flag is --json)
-    """Per component: ready/desired, the image tag running and whether it is today's source, restarts, last rollout."""
-    cfg = resolve(c, context=context, context_explicit=bool(context), json=json)
-    cfg = require_cluster(c, cfg)
-    statuses = release_status(c, cfg)
-    if not statuses:
-        fail(f"nothing of release {cfg.release} in namespace {cfg.namespace}", "deploy first: invoke deploy",
-             ExitCode.NOT_DEPLOYED)
-    show(Report(json_mode=cfg.json), statuses)
-
-
 @task(help={"component": "backend, frontend or postgresql (default backend).",
             "tail": "Lines to show per pod (default 100).", "follow": "Keep streaming new lines.",
-            "context": CONTEXT_HELP})
+            "context": context_help()})
 def logs(c, component="backend", tail=None, follow=False, context=None):
     """Print the logs of every pod of one component, prefixed with the pod name."""
     cfg = resolve(c, context=context, context_explicit=bool(context))
@@ -89,7 +45,7 @@ FORWARD_START_SECONDS = 30.0
 
 
 @task(help={"component": "frontend or backend (default frontend).",
-            "port": "Local port on 127.0.0.1 (default: the Service's port).", "context": CONTEXT_HELP})
+            "port": "Local port on 127.0.0.1 (default: the Service's port).", "context": context_help()})
 def port_forward(c, component="frontend", port=None, context=None):
     """Reach a Service on 127.0.0.1 (works on every cluster, with or without an ingress); Ctrl-C stops it."""
     cfg = resolve(c, context=context, context_explicit=bool(context))

@@ -5,8 +5,8 @@ strict MockContext fails on any other. Golden files live in fixtures/golden/;
 regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
 """
 import json
-import re
 import os
+import re
 from dataclasses import replace
 
 import pytest
@@ -18,10 +18,10 @@ from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, http
                                  preflight_ok, project, release, release_not_found, secret_answer)
 from tests.unit.test_secrets import CORPUS, leaked
 from todoops.config import resolve
+from todoops.deploy import STEPS, Deploy, deploy_release
 from todoops.errors import ExitCode
 from todoops.images import BuiltImage, planned_images
 from todoops.release import secret_checksum, suite_values
-from todoops.pipeline import Deploy, STEPS, deploy_release
 from todoops.report import Report
 
 GOLDEN = HERE / "golden"
@@ -220,7 +220,7 @@ def test_deploy_never_leaks_a_secret(make_context, tmp_path, capsys):
 @pytest.mark.parametrize("method", ["kubectl", "helm"])
 def test_the_apply_tasks_alone_create_the_namespace_first_on_a_fresh_cluster(make_context, tmp_path, method):
     from todoops.chart import install_chart
-    from todoops.k8s import apply
+    from todoops.manifests import apply
 
     project(tmp_path)
     cfg = resolve(make_context(method=method))
@@ -359,5 +359,5 @@ def test_the_summary_offers_no_ingress_that_no_controller_serves(make_context, t
                       line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("")})
     deploy_release(c, resolve(c), Report(), Deploy())
     out = capsys.readouterr().out
-    assert "http://todo.local" not in out and "invoke port-forward --context minikube" in out
+    assert "http://todo.local" not in out and "invoke app.port-forward --context minikube" in out
     assert "no controller serves class nginx" in out and "minikube -p minikube addons enable ingress" in out

@@ -1,0 +1,58 @@
+"""`invoke k8s.apply`: one ordered stream on stdin, the Secret's checksum patched in."""
+import json
+
+import yaml
+
+from tests.conftest import commands_run
+from tests.unit.fixtures import ENV, line, not_found, ok, project, secret_answer
+from todoops.config import resolve
+from todoops.images import planned_images
+from todoops.manifests import apply_manifests
+from todoops.release import load_manifests, release_objects, secret_checksum
+
+KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
+APPLY = line([*KUBECTL, "apply", "-f", "-"])
+GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
+# No helm release to hand over (tests/unit/test_chart.py pins the method switch).
+NO_HELM_RECORDS = {line([*KUBECTL, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"]): ok()}
+
+
+def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
+    project(tmp_path)
+    c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS})
+    cfg = resolve(c)
+    apply_manifests(c, cfg, planned_images(cfg), load_manifests(cfg.manifests))
+    assert commands_run(c) == [*NO_HELM_RECORDS, GET_SECRET, APPLY]
+    stream = list(yaml.safe_load_all(c.run.call_args_list[2].kwargs["in_stream"].getvalue()))
+    assert [obj["metadata"]["name"] for obj in stream] == [
+        obj["metadata"]["name"] for obj in load_manifests(tmp_path / "k8s")]
+    assert json.dumps(stream).count(planned_images(cfg)[1].ref) == 1
+
+
+def applied_checksums(make_context, tmp_path, secret) -> dict[str, str | None]:
+    """``checksum/secret`` of each applied Deployment (None: not annotated) when the cluster's Secret answers so."""
+    project(tmp_path)
+    c = make_context({GET_SECRET: secret, APPLY: ok(), **NO_HELM_RECORDS})
+    cfg = resolve(c)
+    apply_manifests(c, cfg, planned_images(cfg), release_objects(c, cfg, planned_images(cfg)))
+    stream = yaml.safe_load_all(c.run.call_args_list[-1].kwargs["in_stream"].getvalue())
+    return {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["annotations"].get("checksum/secret")
+            for obj in stream if obj["kind"] == "Deployment"}
+
+
+def test_the_pods_that_read_the_secret_carry_the_hash_of_what_the_cluster_holds(make_context, tmp_path, capsys):
+    # The restart decision comes from the cluster: a Secret an interrupted run changed still rolls the pods.
+    now = applied_checksums(make_context, tmp_path, secret_answer(ENV))
+    assert now == {"todo-app-backend": now["todo-app-backend"], "todo-app-frontend": None}
+    assert len(now["todo-app-backend"]) == 64
+    assert applied_checksums(make_context, tmp_path, secret_answer(ENV)) == now
+    changed = applied_checksums(make_context, tmp_path, secret_answer({**ENV, "OPENAI_MODEL": "gpt-4o"}))
+    assert changed["todo-app-backend"] != now["todo-app-backend"]
+    assert not [value for value in ENV.values() if value and value in capsys.readouterr().err]
+
+
+def test_no_secret_yet_leaves_the_annotation_empty(make_context, tmp_path):
+    assert secret_checksum(make_context({GET_SECRET: not_found("secrets", "todo-app-secrets")}),
+                           resolve(make_context())) == ""
+    assert applied_checksums(make_context, tmp_path, not_found("secrets", "todo-app-secrets"))[
+        "todo-app-backend"] == ""

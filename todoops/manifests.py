@@ -1,0 +1,36 @@
+"""`invoke k8s.apply`: the release through kubectl.
+
+Assumptions: the release's objects (see todoops.release: usually ``k8s/``) are
+applied in filename order as one stream on stdin, with the exact image tags,
+the provider's pull policy and the Secret's checksum patched in memory (the
+files never change), so a changed image or Secret always rolls out and an
+unchanged one leaves every pod alone.
+"""
+from collections.abc import Sequence
+
+import yaml
+from invoke import Context, task
+
+from .chart import hand_over
+from .commands import run
+from .config import Settings, context_help, resolve
+from .images import BuiltImage
+from .kubectl import kubectl
+from .providers import provider_for
+from .release import secret_checksum, step_on_its_own, with_release
+
+
+def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> None:
+    """``kubectl apply`` of the release's objects with the built image tags; unchanged objects stay untouched."""
+    # A helm release of these objects (a deploy with --method helm before) hands them over first.
+    hand_over(c, cfg, objects)
+    objects = with_release(objects, images, provider_for(cfg).pull_policy, secret_checksum(c, cfg))
+    stream = "---\n".join(yaml.safe_dump(obj, sort_keys=False) for obj in objects)
+    run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=stream)
+
+
+@task(help={"dry_run": "Print the command without running it.", "context": context_help()})
+def apply(c, dry_run=False, context=None):
+    """Apply k8s/ with the current content-addressed image tags (builds and loads nothing: see `deploy`)."""
+    cfg = resolve(c, dry_run=dry_run, context=context, context_explicit=bool(context), method="kubectl")
+    apply_manifests(c, *step_on_its_own(c, cfg))

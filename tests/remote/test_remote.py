@@ -13,6 +13,8 @@ from invoke import Context, Exit
 
 from tests.remote.conftest import keygen
 from todoops import remote
+from todoops.remote.hosts import each_host
+from todoops.remote.sync import SYNC_MANIFEST, SyncPlan, sync
 from todoops.commands import probe, run
 from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR, spellings
@@ -41,29 +43,29 @@ def test_commands_run_over_ssh_with_the_host_before_every_line(sshd, settings_fo
 def test_sync_sends_only_what_dockerignore_lets_in_and_never_env(sshd, settings_for, project, remote_dir):
     cfg = settings_for(sshd)
     with remote.on_host(Context(), cfg) as c:
-        plan = remote.sync(c, cfg, str(remote_dir))
+        plan = sync(c, cfg, str(remote_dir))
     assert sorted(tree(remote_dir)) == sorted([
         "backend/.dockerignore", "backend/Dockerfile", "backend/app/main.py", "frontend/.dockerignore",
         "frontend/Dockerfile", "frontend/src/page.tsx", "helm/todo-app/Chart.yaml", "k8s/00-namespace.yaml",
-        remote.SYNC_MANIFEST])
-    assert set(plan.send) == set(tree(remote_dir)) - {remote.SYNC_MANIFEST}
+        SYNC_MANIFEST])
+    assert set(plan.send) == set(tree(remote_dir)) - {SYNC_MANIFEST}
     assert tree(remote_dir)["backend/app/main.py"] == (project / "backend/app/main.py").read_bytes()
 
 
 def test_sync_is_incremental_and_mirrors_deletions(sshd, settings_for, project, remote_dir):
     cfg = settings_for(sshd)
     with remote.on_host(Context(), cfg) as c:
-        first = remote.sync(c, cfg, str(remote_dir))
-        second = remote.sync(c, cfg, str(remote_dir))
+        first = sync(c, cfg, str(remote_dir))
+        second = sync(c, cfg, str(remote_dir))
         (project / "backend/app/main.py").write_text("print('changed')\n")
         (project / "backend/debug.log").write_text("ignored files never travel")
-        changed = remote.sync(c, cfg, str(remote_dir))
+        changed = sync(c, cfg, str(remote_dir))
         (project / "frontend/src/page.tsx").unlink()
-        deleted = remote.sync(c, cfg, str(remote_dir))
+        deleted = sync(c, cfg, str(remote_dir))
     assert len(first.send) == 8 and not first.delete
     assert second.empty
-    assert changed == remote.SyncPlan(send=("backend/app/main.py",), delete=())
-    assert deleted == remote.SyncPlan(send=(), delete=("frontend/src/page.tsx",))
+    assert changed == SyncPlan(send=("backend/app/main.py",), delete=())
+    assert deleted == SyncPlan(send=(), delete=("frontend/src/page.tsx",))
     files = tree(remote_dir)
     assert files["backend/app/main.py"] == b"print('changed')\n"
     # The emptied folder goes too: the remote tree is exactly what docker would see.
@@ -250,7 +252,7 @@ def test_each_host_visits_every_host_and_keeps_the_failed_ones_error(sshd, setti
 
     closed = f"root@127.0.0.1:{free_port()}"
     cfg = settings_for(sshd, host=f"{closed},{sshd.target}")
-    outcomes = remote.each_host(Context(), cfg, lambda c: probe(c, ["echo", "ok"]).stdout)
+    outcomes = each_host(Context(), cfg, lambda c: probe(c, ["echo", "ok"]).stdout)
     # The unreachable first host does not stop the visit of the second.
     assert [(outcome.host, outcome.value) for outcome in outcomes] == [(closed, None), (sshd.target, "ok\n")]
     assert outcomes[0].code == ExitCode.UNREACHABLE and closed in outcomes[0].error

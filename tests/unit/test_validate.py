@@ -163,7 +163,7 @@ def test_objects_that_could_not_be_listed_are_not_reported_as_not_deployed(make_
 def test_every_hosts_results_are_shown_and_the_exit_code_is_the_worst(make_context, tmp_path, capsys, monkeypatch):
     from contextlib import contextmanager
 
-    from todoops import remote
+    from todoops.remote import hosts
 
     answers, _ = healthy_answers(tmp_path, make_context)
     c = make_context(answers)
@@ -174,7 +174,7 @@ def test_every_hosts_results_are_shown_and_the_exit_code_is_the_worst(make_conte
             raise Exit("error: on b@down: cannot resolve host 'down' (b@down)\nhint: check the name", code=4)
         yield c
 
-    monkeypatch.setattr(remote, "on_target", fake_target)
+    monkeypatch.setattr(hosts, "on_target", fake_target)
     with pytest.raises(Exit) as error:
         validate(c, json=True, host="a@up,b@down")
     found = {check["name"]: check["status"] for check in json.loads(capsys.readouterr().out)}

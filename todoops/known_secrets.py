@@ -10,7 +10,8 @@ task that shows such text first teaches the one redaction filter the values of
 from invoke import Context
 
 from .config import Settings
-from .secrets import check_env, cluster_values, key_specs
+from .env_file import check_env, key_specs
+from .secrets import cluster_values
 
 
 def load_known_secrets(c: Context, cfg: Settings) -> None:

@@ -16,7 +16,7 @@ from invoke import Exit, MockContext
 from tests.conftest import commands_run
 from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, http_lines, line, not_found, ok,
                                  preflight_ok, project, release, release_not_found, secret_answer)
-from tests.unit.test_secrets import CORPUS, leaked
+from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
 from todoops.deploy import STEPS, Deploy, deploy_release
 from todoops.errors import ExitCode

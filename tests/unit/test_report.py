@@ -1,11 +1,10 @@
 """Report: one line per change, said as done, or as "would" in a dry run, at every call site."""
 import re
 
-from tests.unit.fixtures import ENV
+from tests.unit.fixtures import ENV, placed
 from tests.unit.test_cleanup import clean
 from tests.unit.test_cleanup import deployed as clean_answers
 from tests.unit.test_deploy import deployed
-from tests.unit.test_secrets import placed
 from todoops.config import resolve
 from todoops.report import Report, as_done
 from todoops.secrets import prepare

@@ -18,6 +18,7 @@ from .commands import pipe, probe, run
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .report import Report
+from .tools import DOCKER_DAEMON_HINT, TOOLS
 
 # Bookworm is what makes the Python stand-in 3.11, matching python:3.11-slim.
 SUITE = "bookworm"
@@ -103,8 +104,8 @@ def docker_problems(c: Context) -> list[str]:
     if version.ok:
         return []
     if version.exited == 127:
-        return ["docker is not installed: install Docker Engine (Debian: apt-get install docker.io) or Docker Desktop"]
-    return ["the Docker daemon does not answer: start it (dockerd &, or Docker Desktop) and check `docker info`"]
+        return [f"docker is not installed: {TOOLS['docker'].hint}"]
+    return [f"the Docker daemon does not answer: {DOCKER_DAEMON_HINT}"]
 
 
 def present(c: Context, image: BaseImage) -> bool:

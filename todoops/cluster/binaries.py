@@ -35,8 +35,6 @@ CRICTL_VERSION = "v1.34.0"
 LOCAL_PATH_VERSION = "v0.0.30"
 METRICS_SERVER_VERSION = "v0.9.0"
 STRIP = "-s -w"
-# kind itself is a plain `go install`, by .ci/run or the user (see kind.INSTALL_HINT).
-KIND_VERSION = "v0.33.0"
 
 
 @dataclass(frozen=True)

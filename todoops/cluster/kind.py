@@ -15,10 +15,10 @@ from invoke import Context
 from ..commands import probe, run
 from ..config import ClusterSettings
 from ..errors import ExitCode, fail
-from .binaries import KIND_VERSION
+from ..tools import TOOLS
 from .node_image import CNI_LABEL
 
-INSTALL_HINT = f"install kind: `go install sigs.k8s.io/kind@{KIND_VERSION}` (puts it in $(go env GOPATH)/bin)"
+INSTALL_HINT = f"install kind: {TOOLS['kind'].hint}"
 OFFICIAL_REPOSITORY = "kindest/node"
 POD_SUBNET = "10.244.0.0/16"
 SERVICE_SUBNET = "10.96.0.0/16"

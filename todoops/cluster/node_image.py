@@ -21,6 +21,7 @@ from ..commands import pipe, probe, run
 from ..config import Settings
 from ..errors import ExitCode, fail
 from ..report import Report
+from ..tools import KIND_VERSION
 from . import binaries, components
 from .components import DEBIAN, NODE_FILES, PAUSE, Component
 
@@ -55,7 +56,7 @@ def input_hash(*parts: str) -> str:
 
 def versions(k8s_version: str) -> str:
     """Every pinned version that ends up in the node image."""
-    pins = {"kubernetes": k8s_version, "kind": binaries.KIND_VERSION}
+    pins = {"kubernetes": k8s_version, "kind": KIND_VERSION}
     pins.update({build.key: build.version for build in binaries.node_builds(k8s_version)})
     return json.dumps(pins, sort_keys=True)
 

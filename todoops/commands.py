@@ -42,7 +42,7 @@ def pipe(*stages: Argv) -> Pipeline:
     return Pipeline(tuple(tuple(stage) for stage in stages))
 
 
-def render(command: Argv | Pipeline) -> str:
+def command_line(command: Argv | Pipeline) -> str:
     """The exact shell line for ``command``."""
     if isinstance(command, Pipeline):
         return str(command)
@@ -107,7 +107,7 @@ def run(
     streamed line (parallel commands); ``together`` is the ``side_by_side``
     group of a command that runs beside others, so that it stops with them.
     """
-    line = render(command)
+    line = command_line(command)
     # A Context may name where its commands run (todoops.remote: the host), before every line.
     prefix = getattr(c, "output_prefix", "") + prefix
     if mutates and dry_run:
@@ -293,7 +293,7 @@ class _Started:
 def _started(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> Iterator[_Started]:
     found = _Ready(ready)
     # exec: the shell becomes the command, so stopping the shell's process stops the command.
-    running = c.run("exec " + render(command), asynchronous=True, hide=True, warn=True, in_stream=False,
+    running = c.run("exec " + command_line(command), asynchronous=True, hide=True, warn=True, in_stream=False,
                     watchers=[_ReadyWatcher(found)])
     started, result = None, running
     try:
@@ -308,7 +308,8 @@ def _started(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> It
             started.result = result
     if not started:
         said = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}").splitlines()[-1]
-        raise NotStarted(REDACTOR(f"{render(command)} did not get ready (waited up to {timeout:.0f}s): {said[:200]}"))
+        raise NotStarted(REDACTOR(f"{command_line(command)} did not get ready (waited up to {timeout:.0f}s): "
+                                  f"{said[:200]}"))
 
 
 @contextmanager

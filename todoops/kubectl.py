@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from invoke import Context, Result
 
-from .commands import Argv, probe, render, run
+from .commands import Argv, command_line, probe, run
 from .config import Settings
 from .errors import ExitCode, fail
 
@@ -69,7 +69,7 @@ def said(result: Result, width: int = 160) -> str:
 def read_failed(command: Argv, result: Result) -> NoReturn:
     """Stop the task with what the API said; the hint depends on why the read failed."""
     said = [line.strip() for line in result.stderr.splitlines() if line.strip()] or [f"exit code {result.exited}"]
-    message = f"`{render(command)}` failed: {' '.join(said[-3:])}"
+    message = f"`{command_line(command)}` failed: {' '.join(said[-3:])}"
     if result.exited == 127:
         fail(message, f"install {command[0]} and put it on PATH", ExitCode.PREFLIGHT)
     if any(sign in result.stderr for sign in UNREACHABLE):

@@ -23,7 +23,7 @@ from datetime import datetime
 from invoke import Context, Result
 
 from .checks import Check, ok, show
-from .commands import Argv, probe, render, run
+from .commands import Argv, command_line, probe, run
 from .config import SECONDS, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
 from .images import BuiltImage, inspected, planned_images
@@ -227,7 +227,7 @@ def log_check(text: str) -> list[Check]:
 
 def unread(name: str, command: Argv, result: Result) -> list[Check]:
     """A check whose input could not be read: a warning that says why, never "nothing found"."""
-    return [Check(name, "warn", f"could not be read: {said(result)}", f"run `{render(command)}` to see why")]
+    return [Check(name, "warn", f"could not be read: {said(result)}", f"run `{command_line(command)}` to see why")]
 
 
 def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[Check]:

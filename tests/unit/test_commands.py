@@ -8,18 +8,18 @@ import pytest
 from invoke import Config, Context, Result
 
 from tests.conftest import commands_run
-from todoops.commands import NotStarted, background, pipe, probe, render, run
+from todoops.commands import NotStarted, background, command_line, pipe, probe, run
 from todoops.redaction import REDACTOR
 
 SECRET = "hunter2-very-secret-value"
 
 
 def test_argv_is_quoted_once():
-    assert render(["echo", "a b", "$HOME", "it's"]) == "echo 'a b' '$HOME' 'it'\"'\"'s'"
+    assert command_line(["echo", "a b", "$HOME", "it's"]) == "echo 'a b' '$HOME' 'it'\"'\"'s'"
 
 
 def test_pipeline_fails_when_any_stage_fails():
-    line = render(pipe(["docker", "save", "img:1"], ["ctr", "images", "import", "-"]))
+    line = command_line(pipe(["docker", "save", "img:1"], ["ctr", "images", "import", "-"]))
     assert line == "set -o pipefail; docker save img:1 | ctr images import -"
 
 

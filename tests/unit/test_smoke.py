@@ -23,12 +23,12 @@ from invoke import Exit, Result
 
 from tests.conftest import commands_run, failed
 from tests.unit.fixtures import fixture
-from tests.unit.test_validate import healthy_answers
+from tests.unit.fixtures.validate import healthy_answers
 from todoops.config import resolve
 from todoops.errors import ExitCode
-from todoops.redaction import REDACTOR
-from todoops.smoke import (POD_STEP, STEPS, StepFailed, flow, hint, service_path, serving_backends, session_of,
-                           smoke_checks, throwaway_account)
+from todoops.smoke import flow, hint, service_path, serving_backends, smoke_checks
+from todoops.smoke_http import StepFailed
+from todoops.smoke_steps import POD_STEP, STEPS
 from todoops.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,40 +51,7 @@ def statuses(checks) -> dict[str, str]:
     return {check.name: check.status for check in checks}
 
 
-def headers(*set_cookies: str) -> Message:
-    message = Message()
-    for value in set_cookies:
-        message["Set-Cookie"] = value
-    return message
-
-
 # -- pure parts
-
-
-def test_the_frontends_session_cookie_is_the_session_and_is_redacted():
-    token = "eyJhbGciOiJIUzI1NiJ9.payload.signature"
-    found = session_of(headers("other=1; Path=/", f"todo_session={token}; Path=/; HttpOnly; SameSite=lax"),
-                       {"ok": True})
-    assert found == (token, {"Cookie": f"todo_session={token}"})
-    assert REDACTOR(f"cookie {token}") == "cookie ***"
-
-
-def test_the_backends_token_is_the_session_without_a_cookie_and_is_redacted():
-    token = "eyJhbGciOiJIUzI1NiJ9.other.signature"
-    assert session_of(headers(), {"access_token": token}) == (token, {"Authorization": f"Bearer {token}"})
-    assert REDACTOR(token) == "***"
-
-
-def test_a_login_without_a_session_fails_the_step():
-    with pytest.raises(StepFailed, match="without a session"):
-        session_of(headers("todo_session=; Max-Age=0"), {"ok": True})
-
-
-def test_the_throwaway_account_is_marked_and_its_password_redacted():
-    account = throwaway_account()
-    assert account.email.startswith("smoke-") and account.email.endswith("@smoke.invalid")
-    assert account != throwaway_account()
-    assert REDACTOR(account.password) == "***"
 
 
 @pytest.mark.parametrize("step, failure, expected", [
@@ -99,11 +66,6 @@ def test_the_throwaway_account_is_marked_and_its_password_redacted():
 ])
 def test_hints_follow_where_and_how_the_flow_stopped(step, failure, expected):
     assert expected in hint(step, failure, "a@b.c")
-
-
-def test_failures_read_as_status_code_and_detail():
-    assert str(StepFailed(401, "Not authenticated", "not_authenticated")) == "HTTP 401 not_authenticated: Not authenticated"
-    assert str(StepFailed(None, "timed out")) == "no answer: timed out"
 
 
 def test_service_path_is_the_api_servers_proxy_to_the_first_port():

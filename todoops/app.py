@@ -7,12 +7,13 @@ import re
 
 from invoke import Context, task
 
-from .commands import NotStarted, Stopped, echo, run, serve
+from .commands import NotStarted, echo, run
 from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
 from .kubectl import get_json, kubectl, said, selector
 from .preflight import require_cluster
+from .processes import Stopped, serve
 
 
 def component_service(c: Context, cfg: Settings, component: str) -> tuple[str, int]:

@@ -27,11 +27,12 @@ from typing import NoReturn
 from invoke import Context, Result, task
 
 from . import loaded
-from .commands import Together, probe, run, side_by_side
+from .commands import probe, run
 from .config import ImageSpec, Settings, context_help, resolve
 from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster, target
+from .processes import Together, side_by_side
 from .providers import cluster_repository, docker_env, load, present
 from .report import Report, as_done
 

@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 from tests.e2e.todoapp import INVOKE, REPO, Cluster
-from todoops.commands import STOP_SIGNALS, process_tree
+from todoops.processes import STOP_SIGNALS, process_tree
 from todoops.config import DEFAULTS
 
 pytestmark = pytest.mark.e2e

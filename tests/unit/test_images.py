@@ -312,7 +312,7 @@ def test_ctrl_c_stops_both_builds_at_once_and_exits_130(tmp_path, capsys):
 
 
 def test_a_build_that_ignores_sigint_is_killed_with_what_it_started(tmp_path, monkeypatch):
-    monkeypatch.setattr("todoops.commands.STOP_GRACE", 0.5)
+    monkeypatch.setattr("todoops.processes.STOP_GRACE", 0.5)
     # A build that ignores SIGINT and whose child does too (a plugin that missed the news).
     child = f"trap '' INT; echo $$ >> {tmp_path}/children; exec sleep 60"
     c = fake_docker_context(tmp_path, backend=f"trap '' INT; sh -c \"{child}\" & wait", frontend="exec sleep 60")

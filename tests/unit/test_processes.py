@@ -1,4 +1,4 @@
-"""``commands.serve``: a long-lived command ends with the task, whichever stop signal the task gets."""
+"""``todoops.processes``: a served command ends with the task, whichever stop signal the task gets."""
 import re
 import signal
 import subprocess
@@ -9,7 +9,8 @@ import pytest
 from invoke import Context
 
 from tests.unit.fixtures import REPO
-from todoops.commands import STOP_SIGNALS, NotStarted, Stopped, serve
+from todoops.commands import NotStarted
+from todoops.processes import STOP_SIGNALS, Stopped, serve
 
 READY = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+) pid (\d+)$", re.MULTILINE)
 CHILD = "import os, time; print(f'Forwarding from 127.0.0.1:4242 pid {os.getpid()}', flush=True); time.sleep(60)"
@@ -17,7 +18,7 @@ CHILD = "import os, time; print(f'Forwarding from 127.0.0.1:4242 pid {os.getpid(
 TASK = f"""
 import re, sys
 from invoke import Context
-from todoops.commands import Stopped, serve
+from todoops.processes import Stopped, serve
 try:
     serve(Context(), [sys.executable, "-c", {CHILD!r}], re.compile({READY.pattern!r}, re.M), 20,
           lambda ready: print(ready[0], flush=True))

@@ -6,142 +6,45 @@ regenerate them on purpose with TODOOPS_UPDATE_GOLDEN=1.
 """
 import json
 import os
-import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
 from invoke import Exit, MockContext
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, http_lines, line, not_found, ok,
-                                 preflight_ok, project, release, release_not_found, secret_answer)
+from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line, not_found, ok, preflight_ok, project,
+                                 release, secret_answer)
+from tests.unit.fixtures.deploy import POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed
 from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
 from todoops.deploy import STEPS, Deploy, deploy_release
 from todoops.errors import ExitCode
-from todoops.images import BuiltImage, planned_images
+from todoops.images import planned_images
 from todoops.release import secret_checksum, suite_values
 from todoops.report import Report
 
 GOLDEN = HERE / "golden"
-ADDRESS = "/run/e2e/containerd.sock"
-PROVIDERS = {
-    "minikube": {},
-    "minikube-build-in-cluster": {"build_in_cluster": True},
-    "kind": {"context": "kind-dev", "provider": "kind"},
-    "k3d": {"context": "k3d-todo", "provider": "k3d"},
-    "docker-desktop": {"context": "docker-desktop", "provider": "docker-desktop"},
-    "containerd": {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": ADDRESS}},
-    "registry": {"context": "staging", "provider": "registry", "registry": "registry.internal:5000/todo"},
-}
-DOCKER_ENV = ("DOCKER_TLS_VERIFY=1", "DOCKER_HOST=tcp://192.168.49.2:2376", "DOCKER_CERT_PATH=/root/.minikube/certs")
-POSTGRES = "postgres:15"
-WORKLOADS = ("deployment.apps/todo-app-backend", "deployment.apps/todo-app-frontend",
-             "statefulset.apps/todo-app-postgresql")
-SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
 
 
-def listing_and_loads(cfg, ref: str, remote: str) -> tuple[list[str] | None, list[str]]:
-    """The provider's image listing command and the commands loading ``ref``."""
-    ctr = ["ctr", "--address", ADDRESS, "-n", "k8s.io"]
-    return {
-        "minikube": (["minikube", "-p", cfg.context, "image", "ls"], [line(["minikube", "-p", cfg.context, "image",
-                                                                             "load", ref])]),
-        "kind": (["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
-                 [line(["kind", "load", "docker-image", ref, "--name", "dev"])]),
-        "k3d": (["docker", "exec", "k3d-todo-server-0", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
-                [line(["k3d", "image", "import", ref, "--cluster", "todo"])]),
-        "containerd": ([*ctr, "images", "ls", "-q"],
-                       [f"set -o pipefail; docker save {ref} | {line([*ctr, 'images', 'import', '-'])}"]),
-        "docker-desktop": (None, []),
-        "registry": (None, [line(["docker", "tag", ref, remote]), line(["docker", "push", remote])]),
-    }[cfg.provider]
-
-
-def built_images(cfg) -> list[BuiltImage]:
-    """The images as docker has them once built (an image ID of their own, so another run tag than the content's)."""
-    return [replace(image, image_id=f"sha256:{image.tag[::-1]}") for image in planned_images(cfg)]
-
-
-def answers(tmp_path, cfg, first: bool) -> dict:
-    """What a healthy cluster answers, before anything was deployed (first) or after (re-run)."""
-    kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
-    helm = ["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace]
-    images = built_images(cfg)
-    docker = ["env", *DOCKER_ENV, "docker"] if cfg.build_in_cluster else ["docker"]
-    get_secret = line([*kubectl, "get", "secret", cfg.secret_name, "-o", "json"])
-    result = {**preflight_ok(cfg.context),
-              # The secrets step reads it first, the apply step (for its checksum) after it was applied.
-              get_secret: [not_found("secrets", cfg.secret_name), secret_answer(ENV)] if first else secret_answer(ENV),
-              # The namespace step creates it; the secrets step then finds it.
-              line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
-                  [not_found("namespaces", cfg.namespace), ok()] if first else ok(),
-              line([*kubectl, "apply", "-f", "-"]): ok(),
-              # Nothing of a deploy with the other --method is there (test_chart.py pins the switch).
-              line([*kubectl, "get", "secrets", "-l", f"owner=helm,name={cfg.release}", "-o", "name"]): ok(),
-              re.compile(re.escape(line([*kubectl, "get"])) + r" \S+/.* --ignore-not-found -o json"): ok(),
-              line(["minikube", "-p", "minikube", "docker-env", "--shell", "none"]): ok("\n".join(DOCKER_ENV)),
-              line([*docker, "buildx", "version"]): failed(),
-              line(["docker", "image", "inspect", POSTGRES]): ok(),
-              line([*helm, "status", cfg.release, "-o", "json"]):
-                  release_not_found() if first else ok(json.dumps({"info": {"status": "deployed"}, "version": 1})),
-              line([*kubectl, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"]): ok("\n".join(WORKLOADS)),
-              line([*kubectl, "get", "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l",
-                    SELECTOR, "-o", "json"]): ok(json.dumps(release(images))),
-              **{command: ok("ok") for command in http_lines(kubectl)},
-              line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("ingressclass.networking.k8s.io/nginx\n"),
-              **{line([*kubectl, "rollout", "status", name, "--timeout=5s"]): ok() for name in WORKLOADS}}
-    for image in images:
-        built = ok(f"{image.image_id} 150000000")
-        result[line([*docker, "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref])] = \
-            [failed(), built] if first else built
-        result[line([*docker, "image", "inspect", "--format", "{{.Id}}", image.local_ref])] = \
-            failed() if first else ok(image.image_id)
-        result[line([*docker, "tag", image.ref, image.local_ref])] = ok()
-        context = cfg.root / image.name
-        result[line(["env", *DOCKER_ENV * cfg.build_in_cluster, "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm",
-                     "-t", image.ref, "-f", str(context / "Dockerfile"), str(context)])] = ok()
-        listing, loads = listing_and_loads(cfg, image.local_ref, image.cluster_ref)
-        result.update({command: ok() for command in loads})
-        result[line(["docker", "manifest", "inspect", image.cluster_ref])] = [failed(), ok()] if first else ok()
-    checksum = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
-    # The golden logs pin these two lines; building them from suite_values keeps one spelling of the values.
-    result[line([*helm, "upgrade", "--install", cfg.release, str(cfg.chart),
-                 *suite_values(cfg, images, checksum)])] = ok()
-    result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
-                 "1.34.0", *suite_values(cfg, planned_images(cfg))])] = chart_render(cfg.release)
-    # `invoke chart.install` alone renders the chart with the images docker has (to adopt kubectl's objects).
-    result[line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
-                 "1.34.0", *suite_values(cfg, images)])] = chart_render(cfg.release)
-    listing, loads = listing_and_loads(cfg, POSTGRES, POSTGRES)
-    result.update({command: ok() for command in loads})
-    if listing:
-        ours = "\n".join(f"docker.io/library/{image.local_ref}" for image in images)
-        everything = f"docker.io/library/{POSTGRES}\n{ours}"
-        # What was built in minikube's daemon is there at once; postgres is not.
-        before = ok(ours) if cfg.build_in_cluster else ok("")
-        result[line(listing)] = [before, ok(everything)] if first else ok(everything)
-    return result
-
-
-def deployed(make_context, tmp_path, name: str, method: str, first: bool, dry_run: bool = False):
-    project(tmp_path)
-    config = {**PROVIDERS[name], "method": method, "build_jobs": 1}
-    cfg = resolve(make_context(**config), context_explicit=True)
-    c = make_context(answers(tmp_path, cfg, first), **config)
-    cfg = resolve(c, context_explicit=name == "registry", dry_run=dry_run)
-    deploy_release(c, cfg, Report(), Deploy())
-    return c
-
-
-def golden(name: str, log: list[str], root) -> None:
+def golden(name: str, log: list[str], root: Path, folder: Path = GOLDEN) -> None:
+    """``log`` (``root`` spelled <root>) must be ``folder/name.log``; TODOOPS_UPDATE_GOLDEN=1 writes it instead."""
     text = "\n".join(log).replace(str(root), "<root>") + "\n"
-    path = GOLDEN / f"{name}.log"
-    if os.environ.get("TODOOPS_UPDATE_GOLDEN") or not path.exists():
-        GOLDEN.mkdir(exist_ok=True)
+    path = folder / f"{name}.log"
+    if os.environ.get("TODOOPS_UPDATE_GOLDEN"):
+        folder.mkdir(exist_ok=True)
         path.write_text(text)
+    assert path.exists(), (f"{path} is missing: create it on purpose with `TODOOPS_UPDATE_GOLDEN=1 "
+                           f".venv/bin/pytest tests/unit/test_deploy.py`, then review and commit it")
     assert text == path.read_text(), f"the command log differs from {path}; if intended, regenerate it"
+
+
+def test_a_missing_golden_file_fails_and_is_not_written(tmp_path, monkeypatch):
+    monkeypatch.delenv("TODOOPS_UPDATE_GOLDEN", raising=False)
+    with pytest.raises(AssertionError, match="is missing: create it on purpose with `TODOOPS_UPDATE_GOLDEN=1"):
+        golden("deploy-new-provider-first", ["kubectl apply -f -"], tmp_path, folder=tmp_path / "golden")
+    assert not (tmp_path / "golden").exists()
 
 
 def test_deploy_is_the_documented_sequence():

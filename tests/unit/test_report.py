@@ -2,9 +2,9 @@
 import re
 
 from tests.unit.fixtures import ENV, placed
-from tests.unit.test_cleanup import clean
-from tests.unit.test_cleanup import deployed as clean_answers
-from tests.unit.test_deploy import deployed
+from tests.unit.fixtures.cleanup import clean
+from tests.unit.fixtures.cleanup import deployed as clean_answers
+from tests.unit.fixtures.deploy import deployed
 from todoops.config import resolve
 from todoops.report import Report, as_done
 from todoops.secrets import prepare

@@ -43,7 +43,8 @@ from .errors import ExitCode, fail
 from .kubectl import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, read
 from .loaded import forget, recorded
 from .preflight import require_cluster
-from .providers import ctr, listed_refs, minikube, normalize
+from .providers import ctr, minikube
+from .refs import cache_names, listed_refs, normalize
 from .remote import on_host, task
 from .report import Report
 
@@ -130,12 +131,6 @@ def minikube_home(c: Context) -> str:
         return posixpath.join(probe(c, ["printenv", "HOME"]).stdout.strip(), ".minikube")
     return configured if posixpath.basename(configured.rstrip("/")) == ".minikube" else \
         posixpath.join(configured, ".minikube")
-
-
-def cache_names(ref: str) -> set[str]:
-    """The file names minikube caches ``ref`` under (the ref as it was given, ':' as '_'), in each spelling."""
-    short = ref.removeprefix("docker.io/library/").removeprefix("docker.io/")
-    return {name.replace(":", "_") for name in (ref, short)}
 
 
 def cache_steps(c: Context, cfg: Settings, refs: set[str]) -> list[Step]:

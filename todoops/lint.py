@@ -29,6 +29,7 @@ from .config import DEFAULTS, Settings, resolve
 from .errors import ExitCode, fail
 from .render import (KUBE_VERSION, KubeObject, Rendered, expected_manifests, read_manifests, split_documents,
                      stale_files, template, template_argv)
+from .refs import split_ref
 from .report import Report
 from .tools import HADOLINT, TOOLS
 
@@ -152,15 +153,6 @@ def selected_workloads(selector: Mapping, manifests: Sequence[Manifest]) -> list
     return [w for w in workloads(manifests) if selects(selector, pod_labels(w))]
 
 
-def image_parts(image: str) -> tuple[str, str]:
-    """(repository, tag) of ``repo[:tag][@digest]``; tag "" when absent."""
-    name = image.split("@", 1)[0]
-    repository, _, tag = name.rpartition(":")
-    if not repository or "/" in tag:  # the colon belonged to a registry port
-        return name, ""
-    return repository, tag
-
-
 def resolve_port(port: object, ports: Mapping[str, int]) -> int | None:
     """A port given by name or number, as a number; None when the name is unknown."""
     if isinstance(port, int):
@@ -207,7 +199,7 @@ def _container_port_findings(workload: Manifest, container: Mapping,
     if env_port is not None and ports and int(env_port) not in ports.values():
         findings.append(Finding(workload.file, "env-port", f"{where}: PORT={env_port} but containerPort is "
                                 f"{sorted(ports.values())}", "derive both from <component>.port in values.yaml"))
-    dockerfile = dockerfiles.get(image_parts(container.get("image", ""))[0])
+    dockerfile = dockerfiles.get(split_ref(container.get("image", ""))[0])
     if dockerfile and dockerfile.ports is None:
         findings.append(Finding(dockerfile.file, "dockerfile-missing", f"{dockerfile.file} not found; it builds "
                                 f"the image of {where}", f"write {dockerfile.file} (it must EXPOSE the app's port)"))
@@ -332,7 +324,7 @@ def image_findings(manifests: Sequence[Manifest], provider: str) -> list[Finding
 def _container_image_findings(workload: Manifest, container: Mapping, provider: str) -> list[Finding]:
     image, policy = container.get("image", ""), container.get("imagePullPolicy")
     where = f"{workload.kind} {workload.name}, container {container['name']}"
-    _, tag = image_parts(image)
+    _, tag = split_ref(image)
     findings = []
     if tag in ("", "latest") and "@" not in image:
         findings.append(Finding(workload.file, "image-tag", f"{where}: image {image!r} has "

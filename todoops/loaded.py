@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .config import Settings
-from .providers import normalize
+from .refs import normalize
 
 
 def record_path(cfg: Settings) -> Path:

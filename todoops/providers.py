@@ -15,6 +15,7 @@ from invoke import Context
 
 from .commands import Argv, Pipeline, pipe, probe, run
 from .config import Settings
+from .refs import listed_refs, normalize, registry_host
 
 # Local providers must never pull: an image missing from the node then fails at
 # once (ErrImageNeverPull) instead of waiting on a registry that does not have it.
@@ -90,31 +91,11 @@ def cluster_repository(cfg: Settings, repository: str) -> str:
     return f"{cfg.registry}/{repository}" if cfg.provider == "registry" else repository
 
 
-def normalize(ref: str) -> str:
-    """``todo-backend:1`` -> ``docker.io/library/todo-backend:1``, as container runtimes store it."""
-    first, _, rest = ref.partition("/")
-    if not rest:
-        return f"docker.io/library/{ref}"
-    if "." not in first and ":" not in first and first != "localhost":
-        return f"docker.io/{ref}"
-    return ref
-
-
-def listed_refs(text: str) -> set[str]:
-    """Normalized refs from an image listing (one ref per line, or a table whose first column is one)."""
-    refs = set()
-    for line in text.splitlines():
-        word = line.split()[0] if line.split() else ""
-        if ":" in word and not word.startswith("sha256:"):
-            refs.add(normalize(word))
-    return refs
-
-
 def manifest_inspect(remote: str) -> list[str]:
     """Whether the registry has ``remote``. dockerd talks plain HTTP to a registry on the loopback
     (kind's local registry), but docker's manifest client must be told so or it asks for HTTPS and
     reports the image missing: every deploy would push again and then find the push missing."""
-    host = remote.split("/", 1)[0].rsplit(":", 1)[0]
+    host = registry_host(remote)
     loopback = host in ("localhost", "[::1]") or host.startswith("127.")
     return ["docker", "manifest", "inspect", *(["--insecure"] if loopback else []), remote]
 

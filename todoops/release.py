@@ -30,17 +30,12 @@ from .images import BuiltImage, local_images
 from .kubectl import ensure_namespace, get_json
 from .preflight import require_cluster
 from .providers import provider_for
+from .refs import image_name
 from .render import template
 
 # The pod-template annotation holding the Secret's hash (see the chart's backend Deployment).
 SECRET_CHECKSUM = "checksum/secret"
 INSTANCE = "app.kubernetes.io/instance"
-
-
-def repository_of(image: str) -> str:
-    """``reg:5000/team/todo-backend:tag`` -> ``todo-backend`` (the last path part, no tag or digest)."""
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0]
 
 
 def load_manifests(folder: Path) -> list[dict]:
@@ -80,9 +75,8 @@ def suite_values(cfg: Settings, images: Sequence[BuiltImage], checksum: str = ""
     values = [arg for path in cfg.chart_values for arg in ("--values", str(path))]
     pull_policy = provider_for(cfg).pull_policy
     for image in images:
-        repository, _, tag = image.cluster_ref.rpartition(":")
-        values += ["--set", f"{image.name}.image.repository={repository}",
-                   "--set-string", f"{image.name}.image.tag={tag}",
+        values += ["--set", f"{image.name}.image.repository={image.cluster_repository}",
+                   "--set-string", f"{image.name}.image.tag={image.run_tag}",
                    "--set", f"{image.name}.image.pullPolicy={pull_policy}"]
     return values + ["--set", f"existingSecret={cfg.secret_name}", "--set", f"secretChecksum={checksum}"]
 
@@ -130,7 +124,7 @@ def with_release(objects: Sequence[dict], images: Sequence[BuiltImage], pull_pol
         if SECRET_CHECKSUM in annotations:
             annotations[SECRET_CHECKSUM] = checksum
         for container in containers(obj):
-            ref = by_repository.get(repository_of(container.get("image", "")))
+            ref = by_repository.get(image_name(container.get("image", "")))
             if ref:
                 container["image"] = ref
                 container["imagePullPolicy"] = pull_policy
@@ -141,7 +135,7 @@ def external_images(objects: Sequence[Mapping], images: Sequence[BuiltImage]) ->
     """Images the objects run that the suite does not build (e.g. postgres)."""
     ours = {image.repository for image in images}
     return sorted({c["image"] for obj in objects for c in containers(obj)
-                   if c.get("image") and repository_of(c["image"]) not in ours})
+                   if c.get("image") and image_name(c["image"]) not in ours})
 
 
 def ingresses(objects: Sequence[Mapping]) -> list[Mapping]:

@@ -16,8 +16,8 @@ from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
 from .images import planned_images
 from .kubectl import get_json, selector
-from .lint import image_parts
 from .preflight import require_cluster
+from .refs import split_ref
 from .report import Report
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -58,7 +58,7 @@ def component_statuses(found: Mapping, source_tags: Mapping[str, str], now: date
             component=component,
             desired=workload.get("spec", {}).get("replicas", 1),
             ready=workload.get("status", {}).get("readyReplicas", 0),
-            tags=tuple(sorted({image_parts(container["image"])[1]
+            tags=tuple(sorted({split_ref(container["image"])[1]
                                for pod in pods for container in pod["spec"]["containers"]
                                if container["name"] == component})),
             source_tag=source_tags.get(component, ""),

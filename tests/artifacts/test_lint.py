@@ -11,7 +11,7 @@ import pytest
 from invoke import Context, Exit, Result
 
 from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, check_tools, consistency_findings,
-                          dockerfile_ports, env_example_keys, hadolint_problems, image_parts, kube_score_problems,
+                          dockerfile_ports, env_example_keys, hadolint_problems, kube_score_problems,
                           lint_findings)
 from todoops.report import Report
 
@@ -30,16 +30,6 @@ from .conftest import ROOT, settings_for
 ])
 def test_dockerfile_ports(text, ports):
     assert dockerfile_ports(text) == ports
-
-
-@pytest.mark.parametrize("image, parts", [
-    ("todo-backend:abc", ("todo-backend", "abc")),
-    ("todo-backend", ("todo-backend", "")),
-    ("localhost:5000/todo-backend", ("localhost:5000/todo-backend", "")),
-    ("localhost:5000/todo-backend:1", ("localhost:5000/todo-backend", "1")),
-])
-def test_image_parts(image, parts):
-    assert image_parts(image) == parts
 
 
 def test_env_example_keys_ignore_comments():

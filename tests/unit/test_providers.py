@@ -2,25 +2,7 @@ import pytest
 
 from tests.unit.fixtures import MINIKUBE_PROFILES
 from todoops.config import resolve
-from todoops.providers import (PROVIDERS, access_lines, cluster_repository, listed_refs, manifest_inspect,
-                               minikube_driver, normalize)
-
-
-@pytest.mark.parametrize(("ref", "normal"), [
-    ("todo-backend:abc", "docker.io/library/todo-backend:abc"),
-    ("team/todo-backend:abc", "docker.io/team/todo-backend:abc"),
-    ("localhost:5000/todo:1", "localhost:5000/todo:1"),
-    ("registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10"),
-])
-def test_normalize_like_container_runtimes(ref, normal):
-    assert normalize(ref) == normal
-
-
-def test_listing_parser_reads_ctr_and_minikube_output():
-    text = ("docker.io/library/todo-backend:abc\nsha256:0123\nregistry.k8s.io/pause:3.10\n"
-            "docker.io/library/postgres:15 application/vnd.oci 84.1 MiB\n\n")
-    assert listed_refs(text) == {"docker.io/library/todo-backend:abc", "registry.k8s.io/pause:3.10",
-                                 "docker.io/library/postgres:15"}
+from todoops.providers import PROVIDERS, access_lines, cluster_repository, manifest_inspect, minikube_driver
 
 
 def test_pull_policies_never_pull_local_images():

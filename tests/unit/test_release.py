@@ -5,17 +5,11 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import ENV, chart_render, line, not_found, project, secret_answer
 from todoops.config import resolve
 from todoops.images import planned_images
-from todoops.release import (external_images, ingress_hosts, load_manifests, release_objects, repository_of,
-                             secret_checksum, suite_values, unserved_classes, with_release)
+from todoops.release import (external_images, ingress_hosts, load_manifests, release_objects, secret_checksum,
+                             suite_values, unserved_classes, with_release)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
-
-
-def test_repository_of():
-    assert repository_of("reg:5000/team/todo-backend:abc") == "todo-backend"
-    assert repository_of("todo-frontend@sha256:00") == "todo-frontend"
-    assert repository_of("postgres:15") == "postgres"
 
 
 def test_manifests_load_in_filename_order(tmp_path):

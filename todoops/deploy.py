@@ -1,17 +1,19 @@
 """`invoke deploy` and `invoke prepare-secrets`: the user-facing sequences of steps.
 
-``deploy`` is ``STEPS``, read top to bottom: preflight -> namespace -> secrets
--> build -> load -> apply (kubectl | helm) -> rollout -> verify, then a summary. Each step
-is idempotent and checks its own result, so an interrupted run (Ctrl-C) is
-finished by running it again; with nothing changed a re-run builds, loads and
-restarts nothing. Both tasks live here, above every step module, because they
-compose the preflight guard with the steps (the preflight reads .env through
-the secrets module).
+``deploy_release`` is the deploy, read top to bottom: preflight -> namespace ->
+secrets -> build -> load -> apply (kubectl | helm) -> rollout -> verify, then a
+summary. Each step is a plain function that takes what it needs and returns what
+a later one uses (the release's objects, the built images, the helm revision to
+roll back to), timed as one line. Each step is idempotent and checks its own
+result, so an interrupted run (Ctrl-C) is finished by running it again; with
+nothing changed a re-run builds, loads and restarts nothing. Both tasks live
+here, above every step module, because they compose the preflight guard with
+the steps (the preflight reads .env through todoops.env_file).
 """
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from invoke import Context
@@ -33,57 +35,35 @@ from .secrets import hidden_prompt, prepare
 from .validate import verify
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deploy:
-    """What the steps hand on to each other."""
+    """What the user asked of this deploy's build."""
 
     force: bool = False
     no_cache: bool = False
-    driver: str = ""
-    images: list[BuiltImage] = field(default_factory=list)
-    # What this deploy puts in the cluster (todoops.release), known before anything changes.
-    objects: list[dict] = field(default_factory=list)
-    # The helm revision the upgrade replaced (0: none), to roll back to.
-    revision: int = 0
 
 
-def check(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    state.driver = preflight(c, cfg, report)
-    state.objects = release_objects(c, cfg, planned_images(cfg))
+def make_namespace(c: Context, cfg: Settings, report: Report) -> None:
+    """The release's namespace, created labelled as ours (Pod Security restricted) when it is absent."""
+    created = ensure_namespace(c, cfg)
+    report.line("ok", f"namespace {cfg.namespace} {as_done(cfg.dry_run, 'created') if created else 'exists'}")
 
 
-def namespace(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    if not ensure_namespace(c, cfg):
-        report.line("ok", f"namespace {cfg.namespace} exists")
-    else:
-        report.line("ok", f"namespace {cfg.namespace} {as_done(cfg.dry_run, 'created')}")
-
-
-def secrets(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    prepare(c, cfg, report)
-
-
-def build_images(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    state.images = build(c, cfg, report, force=state.force, no_cache=state.no_cache)
-
-
-def load(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
-    load_images(c, cfg, report, state.images, external_images(state.objects, state.images))
-
-
-def apply(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+def apply_release(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> int:
+    """The release's objects with the built images, by ``cfg.method``; the helm revision replaced (0: none)."""
     if cfg.method == "helm":
-        state.revision = chart.install(c, cfg, state.images, state.objects)
-    else:
-        manifests.apply_manifests(c, cfg, state.images, state.objects)
+        return chart.install(c, cfg, images, objects)
+    manifests.apply_manifests(c, cfg, images, objects)
+    return 0
 
 
-def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+def wait_or_roll_back(c: Context, cfg: Settings, report: Report, revision: int) -> None:
+    """Wait until every workload is ready; else explain, roll helm back to ``revision`` and stop (exit 5)."""
     if cfg.dry_run or release_rolled_out(c, cfg, report):
         return
-    if cfg.method == "helm" and state.revision:
-        chart.rollback(c, cfg, state.revision)
-        hint = f"rolled back to revision {state.revision}; fix the cause above and deploy again"
+    if cfg.method == "helm" and revision:
+        chart.rollback(c, cfg, revision)
+        hint = f"rolled back to revision {revision}; fix the cause above and deploy again"
     elif cfg.method == "helm":
         hint = "fix the cause above and deploy again (a first install stays for inspection; `invoke clean` removes it)"
     else:
@@ -91,27 +71,15 @@ def rollout(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
     fail("the rollout did not become ready", hint, ExitCode.ROLLOUT)
 
 
-def check_running(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+def verify_running(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltImage]) -> None:
+    """The rolled-out pods run ``images`` and answer; else the failed checks and stop (exit 6)."""
     if cfg.dry_run:
         return
-    found = verify(c, cfg, state.images)
+    found = verify(c, cfg, images)
     if any(item.status == "fail" for item in found):
         show(report, found)
         fail("the new version is rolled out but does not work as expected", "see the failed checks above; "
              "`invoke validate` runs every check", ExitCode.UNHEALTHY)
-
-
-Step = Callable[[Context, Settings, Report, Deploy], None]
-STEPS: tuple[tuple[str, Step], ...] = (
-    ("preflight", check),
-    ("namespace", namespace),
-    ("secrets", secrets),
-    ("build", build_images),
-    ("load", load),
-    ("apply", apply),
-    ("rollout", rollout),
-    ("verify", check_running),
-)
 
 
 def served_hosts(c: Context, cfg: Settings, report: Report, objects: Sequence[dict]) -> list[str]:
@@ -130,25 +98,43 @@ def served_hosts(c: Context, cfg: Settings, report: Report, objects: Sequence[di
     return ingress_hosts(objects)
 
 
-def summary(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+def summary(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltImage], objects: Sequence[dict],
+            driver: str) -> None:
+    """The time of each step, each image and whether this run built it, and how to reach the app."""
     report.table(["step", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds, _ in report.timings])
     report.table(["image", "size", "this run"],
                  [[image.cluster_ref, f"{image.size / 1e6:.0f} MB",
                    as_done(cfg.dry_run, "built") if image.built else "unchanged"]
-                  for image in state.images])
-    for text in access_lines(cfg, served_hosts(c, cfg, report, state.objects), state.driver):
+                  for image in images])
+    for text in access_lines(cfg, served_hosts(c, cfg, report, objects), driver):
         report.line("info", text)
     report.emit({"steps": {name: round(seconds, 2) for name, seconds, _ in report.timings},
-                 "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in state.images]})
+                 "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in images]})
 
 
-def deploy_release(c: Context, cfg: Settings, report: Report, state: Deploy) -> None:
+def deploy_release(c: Context, cfg: Settings, report: Report, options: Deploy = Deploy()) -> None:
+    """The deploy: every step in order, each timed as one line, then the summary."""
     # Context and provider come first: every step names them (todoops.preflight).
     cfg = target(c, cfg)
-    for name, step in STEPS:
-        with report.step(name):
-            step(c, cfg, report, state)
-    summary(c, cfg, report, state)
+    with report.step("preflight"):
+        driver = preflight(c, cfg, report)
+        # What this deploy puts in the cluster, known before anything changes.
+        objects = release_objects(c, cfg, planned_images(cfg))
+    with report.step("namespace"):
+        make_namespace(c, cfg, report)
+    with report.step("secrets"):
+        prepare(c, cfg, report)
+    with report.step("build"):
+        images = build(c, cfg, report, force=options.force, no_cache=options.no_cache)
+    with report.step("load"):
+        load_images(c, cfg, report, images, external_images(objects, images))
+    with report.step("apply"):
+        revision = apply_release(c, cfg, images, objects)
+    with report.step("rollout"):
+        wait_or_roll_back(c, cfg, report, revision)
+    with report.step("verify"):
+        verify_running(c, cfg, report, images)
+    summary(c, cfg, report, images, objects, driver)
 
 
 @task(

@@ -19,10 +19,10 @@ from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line
 from tests.unit.fixtures.deploy import POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed
 from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
-from todoops.deploy import STEPS, Deploy, deploy_release
+from todoops.deploy import Deploy, apply_release, deploy_release
 from todoops.errors import ExitCode
-from todoops.images import planned_images
-from todoops.release import secret_checksum, suite_values
+from todoops.images import build, planned_images
+from todoops.release import release_objects, secret_checksum, suite_values
 from todoops.report import Report
 
 GOLDEN = HERE / "golden"
@@ -47,9 +47,11 @@ def test_a_missing_golden_file_fails_and_is_not_written(tmp_path, monkeypatch):
     assert not (tmp_path / "golden").exists()
 
 
-def test_deploy_is_the_documented_sequence():
-    assert [name for name, _ in STEPS] == ["preflight", "namespace", "secrets", "build", "load", "apply", "rollout",
-                                           "verify"]
+def test_deploy_runs_the_documented_steps_in_order(make_context, tmp_path):
+    report = Report()
+    deployed(make_context, tmp_path, "kind", "helm", first=True, report=report)
+    assert [(name, status) for name, _, status in report.timings] == [
+        (name, "ok") for name in ("preflight", "namespace", "secrets", "build", "load", "apply", "rollout", "verify")]
 
 
 @pytest.mark.parametrize("method", ["kubectl", "helm"])
@@ -173,15 +175,6 @@ def test_a_secret_changed_by_a_deploy_that_stopped_early_still_restarts_the_pods
     assert backend["spec"]["template"]["metadata"]["annotations"]["checksum/secret"] not in ("", before)
 
 
-def steps_until(c, cfg, last: str) -> Deploy:
-    """Run deploy's steps up to and including ``last``; the state they hand on."""
-    state, report = Deploy(), Report()
-    for name, step in STEPS:
-        step(c, cfg, report, state)
-        if name == last:
-            return state
-
-
 def test_another_release_and_secret_name_are_honoured_by_the_kubectl_path(make_context, tmp_path):
     # k8s/ was rendered for release todo-app and Secret todo-app-secrets: other names render the chart.
     project(tmp_path)
@@ -192,7 +185,8 @@ def test_another_release_and_secret_name_are_honoured_by_the_kubectl_path(make_c
     c = make_context({**table, line(["helm", "template", "staging", str(cfg.chart), "--namespace", cfg.namespace,
                                      "--kube-version", "1.34.0", *suite_values(cfg, planned_images(cfg))]): rendered},
                      **config)
-    steps_until(c, resolve(c), "apply")
+    cfg = resolve(c)
+    apply_release(c, cfg, build(c, cfg, Report()), release_objects(c, cfg, planned_images(cfg)))
     deployments = applied(c, "Deployment")
     assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in deployments} == {"staging"}
     assert "todo-app-secrets" not in json.dumps(deployments) and "staging-secrets" in json.dumps(deployments)

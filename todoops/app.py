@@ -11,14 +11,19 @@ from .commands import NotStarted, echo, run
 from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
-from .kubectl import get_json, kubectl, said, selector
+from .kubectl import COMPONENT_LABEL, get_json, kubectl, said, selector
 from .preflight import require_cluster
 from .processes import Stopped, serve
 
 
+def component_selector(cfg: Settings, component: str) -> str:
+    """The label selector of the release's objects of one component."""
+    return f"{selector(cfg)},{COMPONENT_LABEL}={component}"
+
+
 def component_service(c: Context, cfg: Settings, component: str) -> tuple[str, int]:
     """(name, port) of the release's Service for ``component`` (backend or frontend)."""
-    found = get_json(c, cfg, "services", "-l", f"{selector(cfg)},app.kubernetes.io/component={component}")
+    found = get_json(c, cfg, "services", "-l", component_selector(cfg, component))
     items = (found or {}).get("items") or []
     if not items:
         fail(f"no {component} Service of release {cfg.release} in namespace {cfg.namespace}",
@@ -36,8 +41,8 @@ def logs(c, component="backend", tail=None, follow=False, context=None):
     lines = read_flag(COUNT, tail, "--tail") or 100
     cfg = require_cluster(c, cfg)
     load_known_secrets(c, cfg)
-    run(c, kubectl(cfg, "logs", "-l", f"{selector(cfg)},app.kubernetes.io/component={component}",
-                   "--all-containers", "--prefix", f"--tail={lines}", *(["--follow"] if follow else [])))
+    run(c, kubectl(cfg, "logs", "-l", component_selector(cfg, component), "--all-containers", "--prefix",
+                   f"--tail={lines}", *(["--follow"] if follow else [])))
 
 
 # kubectl's line once it listens; a forward that cannot reach a pod fails before printing it.

@@ -23,6 +23,8 @@ from .errors import ExitCode, fail
 PART_OF = "todo-app"
 MANAGED_BY = "todoops"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# Which part of the app an object belongs to: backend, frontend or postgresql.
+COMPONENT_LABEL = "app.kubernetes.io/component"
 # Pod Security Admission: the namespace enforces what the chart promises.
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
@@ -45,6 +47,11 @@ def of_release(obj: dict, cfg: Settings) -> bool:
     """Whether ``obj`` carries the release's labels (``selector(cfg)``)."""
     found = (obj.get("metadata") or {}).get("labels") or {}
     return found.get("app.kubernetes.io/part-of") == PART_OF and found.get("app.kubernetes.io/instance") == cfg.release
+
+
+def component(obj: dict) -> str:
+    """The ``COMPONENT_LABEL`` of ``obj``; "" when it has none."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL, "")
 
 
 def object_ref(obj: dict) -> str:

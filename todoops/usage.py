@@ -17,7 +17,7 @@ from invoke import Context
 from .checks import Check
 from .commands import probe
 from .config import Settings
-from .kubectl import kubectl, said, selector
+from .kubectl import component, kubectl, said, selector
 
 WARN_SHARE = 0.8
 RESOURCES = ("cpu", "memory")
@@ -91,7 +91,7 @@ def usage_checks_from(top: str, pods: Sequence[Mapping]) -> list[Check]:
     usage, specs = parse_top(top), declared(pods)
     by_component = defaultdict(list)
     for pod in pods:
-        label = pod["metadata"].get("labels", {}).get("app.kubernetes.io/component", pod["metadata"]["name"])
+        label = component(pod) or pod["metadata"]["name"]
         by_component[label] += [key for key in specs if key[0] == pod["metadata"]["name"] and key in usage]
     return [component_row(name, keys, usage, specs) for name, keys in sorted(by_component.items()) if keys] or [
         Check("resources", "warn", "the metrics API reported no container of the release yet",

@@ -1,23 +1,23 @@
 """`invoke validate`: is the release deployed, running what was built, and answering? Checks as data.
 
 Every check is a ``Check`` (name, ok/warn/fail, detail, hint) computed by a pure
-function over ``kubectl get -o json`` data, then shown as a table or ``--json``.
+function over ``kubectl get -o json`` data, then shown as a table or ``--json``;
+the image rows are todoops.running_images', the resource rows todoops.usage's.
 Exit 0 only when nothing fails; otherwise PREFLIGHT (the context guard, the
-same code as every other task), UNREACHABLE, NOT_DEPLOYED or UNHEALTHY. HTTP checks go through the API server's service proxy
-(``kubectl get --raw``): like a port-forward they need nothing but kubectl
-access, and they leave no background process or local port behind. The timing
-thresholds are the seeds' success criteria (API under 1 s, frontend under 3 s,
-pods ready within 2 minutes, image sizes). Details quote the cluster (log
-lines, the API's answers), so the secrets are registered with the redaction
-filter first (todoops.known_secrets); a read that fails is said so, never taken
-for "nothing there".
+same code as every other task), UNREACHABLE, NOT_DEPLOYED or UNHEALTHY. HTTP
+checks go through the API server's service proxy (``kubectl get --raw``): like
+a port-forward they need nothing but kubectl access, and they leave no
+background process or local port behind. What the app must meet: the API
+answers within 1 s, the frontend within 3 s, pods are ready within 2 minutes
+of their creation. Details quote the cluster (log lines, the API's answers), so
+the secrets are registered with the redaction filter first
+(todoops.known_secrets); a read that fails is said so, never taken for
+"nothing there".
 """
-import json
 import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from invoke import Context, Result
@@ -26,21 +26,22 @@ from .checks import Check, ok, show
 from .commands import Argv, command_line, probe, run
 from .config import SECONDS, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
-from .images import BuiltImage, inspected, planned_images
+from .images import BuiltImage
 from .known_secrets import load_known_secrets
-from .kubectl import get_json, kubectl, said, selector
+from .kubectl import component, get_json, kubectl, said, selector
 from .preflight import context_checks, targeted
 from .remote import checks_everywhere, task
 from .report import Report
-from .rollout import STUCK, statefulset_of
+from .rollout import STUCK
+from .running_images import expected_images, image_checks, size_checks, statefulset_image_checks
 from .smoke import refuse_remote, smoke_checks
 from .usage import usage_checks
 
-KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
-# (component, path, seconds allowed) — the app's health endpoints and the seeds' latency targets.
+# What validate reads of the release, in one request.
+CHECKED_KINDS = "deployments,statefulsets,pods,services,endpointslices,ingresses"
+# (component, path, seconds allowed): the app's health endpoints and how fast each must answer.
 HTTP_CHECKS = (("backend", "/health", 1.0), ("backend", "/ready", 1.0), ("frontend", "/", 3.0),
                ("frontend", "/api/healthz", 3.0))
-MAX_SIZE_MB = {"backend": 300, "frontend": 500}
 READY_WITHIN = 120
 ERROR_LINE = re.compile(r'"level(name)?":\s*"(error|critical)"|\bERROR\b|Traceback \(most recent call last\)',
                         re.IGNORECASE)
@@ -51,10 +52,6 @@ def by_kind(objects: Mapping) -> dict[str, list[dict]]:
     for item in objects.get("items", []):
         grouped[item.get("kind", "")].append(item)
     return grouped
-
-
-def component(obj: Mapping) -> str:
-    return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component", "")
 
 
 def workload_checks(workloads: Sequence[Mapping]) -> list[Check]:
@@ -81,70 +78,6 @@ def waiting_checks(pods: Sequence[Mapping]) -> list[Check]:
              if reason in STUCK - {"CrashLoopBackOff"}]
     return [Check("waiting", "fail", ", ".join(stuck), "run `invoke rollout.wait` for the diagnosis and the fix",
                   ExitCode.UNHEALTHY)] if stuck else [ok("waiting", "no pod waits for an image or configuration")]
-
-
-def same_ref(running: str, wanted: str) -> bool:
-    """The runtime reports docker.io/library/postgres:15 for postgres:15."""
-    return running == wanted or running.endswith(f"/{wanted}") or running.endswith(f"/library/{wanted}")
-
-
-def statefulset_image_checks(statefulsets: Sequence[Mapping], pods: Sequence[Mapping]) -> list[Check]:
-    """Each StatefulSet's pods run the image its spec names (images the suite does not build, e.g. postgres)."""
-    checks = []
-    for item in statefulsets:
-        name = item["metadata"]["name"]
-        mine = [pod for pod in pods if statefulset_of(pod) == name]
-        for container in item["spec"]["template"]["spec"].get("containers", []):
-            wanted = container.get("image", "")
-            statuses = [(pod["metadata"]["name"], status) for pod in mine
-                        for status in pod.get("status", {}).get("containerStatuses") or []
-                        if status["name"] == container["name"]]
-            wrong = [pod for pod, status in statuses
-                     if not (same_ref(status.get("image", ""), wanted) and "running" in status.get("state", {}))]
-            label = f"image {container['name']}"
-            checks.append(Check(label, "fail", f"{', '.join(wrong) or 'no pod'} not running {wanted}",
-                                "run `invoke rollout.wait` for the diagnosis; check that the image reference "
-                                "exists", ExitCode.UNHEALTHY)
-                          if wrong or not statuses else ok(label, f"{len(statuses)} pod(s) on {wanted}"))
-    return checks
-
-
-def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
-    """The container runs something else than ``image``: another image ID (a node's own store), another
-    digest than the one pushed (pulled from a registry), or, where neither is known, another image."""
-    running_id, reported = status.get("imageID", ""), status.get("image", "")
-    if image.image_id.startswith("sha256:") and running_id.startswith("sha256:"):
-        return running_id != image.image_id
-    if image.pushed_digests and "@sha256:" in running_id:
-        return running_id not in image.pushed_digests
-    # The runtime names an image by any tag it carries on the node, and one build can carry several
-    # (two content tags whose sources differ only in what the image leaves out, a copy pulled from
-    # the registry); each run tag ends with the image's ID, though.
-    name, _, tag = reported.rpartition(":")
-    short_id = image.run_tag.removeprefix(image.tag)
-    ours = name == image.repository or name.endswith(f"/{image.repository}")
-    return not (ours and (tag == image.run_tag or (short_id and tag.endswith(short_id))))
-
-
-def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[Check]:
-    """Each component's pods run the image that was built: same ref, and same image ID or pushed digest when known."""
-    checks = []
-    # A pod being deleted (the old ReplicaSet's, just after a rollout) no longer counts.
-    pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
-    for image in images:
-        running = [(pod["metadata"]["name"], status) for pod in pods if component(pod) == image.name
-                   for status in pod.get("status", {}).get("containerStatuses") or [] if status["name"] == image.name]
-        wrong = [name for name, status in running if runs_other_image(status, image)]
-        if not running:
-            checks.append(Check(f"image {image.name}", "fail", "no pod runs it", "run `invoke deploy`",
-                                ExitCode.UNHEALTHY))
-        elif wrong:
-            checks.append(Check(f"image {image.name}", "fail", f"{', '.join(sorted(wrong))} not on {image.ref}",
-                                "run `invoke deploy` to roll out the current build", ExitCode.UNHEALTHY))
-        else:
-            digest = f", the pushed digest {image.pushed_digests[0].split('@')[1][:19]}" if image.pushed_digests else ""
-            checks.append(ok(f"image {image.name}", f"{len(running)} pod(s) on {image.ref}{digest}"))
-    return checks
 
 
 def restart_checks(pods: Sequence[Mapping]) -> list[Check]:
@@ -191,17 +124,6 @@ def ready_time_check(pods: Sequence[Mapping]) -> list[Check]:
     return [ok("pods ready time", f"slowest {slowest:.0f}s") if slowest <= READY_WITHIN else
             Check("pods ready time", "warn", f"slowest {slowest:.0f}s > {READY_WITHIN}s",
                   "check probes' initial delays and resource requests")]
-
-
-def size_checks(images: Sequence[BuiltImage]) -> list[Check]:
-    checks = []
-    for image in images:
-        size, limit = image.size / 1e6, MAX_SIZE_MB.get(image.name)
-        if image.size and limit:
-            checks.append(ok(f"size {image.name}", f"{size:.0f} MB") if size <= limit else
-                          Check(f"size {image.name}", "warn", f"{size:.0f} MB > {limit} MB",
-                                "slim the image (multi-stage build, fewer dependencies)"))
-    return checks
 
 
 def ingress_checks(ingresses: Sequence[Mapping], classes: str) -> list[Check]:
@@ -257,7 +179,7 @@ def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[
 
 
 def cluster_objects(c: Context, cfg: Settings) -> dict[str, list[dict]]:
-    return by_kind(get_json(c, cfg, KINDS, "-l", selector(cfg)) or {})
+    return by_kind(get_json(c, cfg, CHECKED_KINDS, "-l", selector(cfg)) or {})
 
 
 def verify(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Check]:
@@ -312,23 +234,6 @@ def exit_code(found: Sequence[Check]) -> ExitCode | None:
     return ExitCode.UNHEALTHY if codes else None
 
 
-def local_images(c: Context, cfg: Settings) -> list[BuiltImage]:
-    """The images of this source tree, with ID and size when this docker has them (and, pushed to a
-    registry, the digests it was pushed under)."""
-    images = [inspected(c, (), image) or image for image in planned_images(cfg)]
-    return [with_pushed_digests(c, image) for image in images] if cfg.provider == "registry" else images
-
-
-def with_pushed_digests(c: Context, image: BuiltImage) -> BuiltImage:
-    found = probe(c, ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", image.local_ref])
-    try:
-        digests = json.loads(found.stdout) if found.ok else []
-    except ValueError:
-        digests = []
-    ours = tuple(d for d in digests or [] if isinstance(d, str) and d.startswith(f"{image.cluster_repository}@"))
-    return replace(image, pushed_digests=ours)
-
-
 @task(help={"json": "Print the checks as JSON on stdout.",
             "wait": "First wait this long for every Deployment to become available: seconds or 90s, 3m.",
             "context": context_help("check"),
@@ -351,7 +256,7 @@ def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  #
         if seconds:
             run(here, kubectl(settled, "wait", "--for=condition=Available", "deployment", "-l", selector(settled),
                               f"--timeout={seconds}s"), hide=True, warn=True)
-        return checks(here, settled, local_images(here, settled), smoke)
+        return checks(here, settled, expected_images(here, settled), smoke)
 
     found = checks_everywhere(c, cfg, checks_here)
     show(Report(json_mode=cfg.json), found)

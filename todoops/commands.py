@@ -87,18 +87,9 @@ def _stream(target, prefix: str):
     return RedactingStream(PrefixedStream(target, prefix) if prefix else target)
 
 
-def run(
-    c: Context,
-    command: Argv | Pipeline,
-    *,
-    mutates: bool = False,
-    dry_run: bool = False,
-    stdin: str | None = None,
-    hide: bool = False,
-    warn: bool = False,
-    prefix: str = "",
-    together: "Together | None" = None,
-) -> Result:
+def run(c: Context, command: Argv | Pipeline, *, mutates: bool = False, dry_run: bool = False,
+        stdin: str | None = None, hide: bool = False, warn: bool = False, prefix: str = "",
+        together: "Together | None" = None) -> Result:
     """Run ``command`` through ``c``.
 
     ``mutates`` marks commands that change something: in a dry run they are

@@ -18,8 +18,8 @@ from invoke import Context
 from .checks import Check, ok, require, show
 from .commands import probe
 from .config import PROVIDERS, Settings, context_help, resolve
+from .consistency import consistency_findings, images_of
 from .errors import ExitCode
-from .lint import consistency_findings, images_of
 from .providers import cluster_name, in_cluster_build, minikube, minikube_driver, minikube_profile, provider_for
 from .remote import checks_everywhere, task
 from .report import Report
@@ -249,7 +249,7 @@ def source_checks(cfg: Settings) -> list[Check]:
                                 "add it (see DESIGN.md)"))
     if cfg.method == "helm" and not (cfg.chart / "Chart.yaml").exists():
         checks.append(Check("helm", "fail", f"{cfg.chart}/Chart.yaml does not exist", "add the chart"))
-    # The chart issue's rules over k8s/ (rendered from the chart, so they cover both methods).
+    # The consistency rules over k8s/ (rendered from the chart, so they cover both methods).
     findings = consistency_findings(cfg.root, cfg.provider, images_of(cfg), str(cfg.manifests.relative_to(cfg.root)))
     return checks + [Check("consistency", "fail", f"{finding.file}: {finding.message}", finding.fix)
                      for finding in findings]

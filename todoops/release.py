@@ -28,6 +28,7 @@ from .config import Settings
 from .errors import ExitCode, fail
 from .images import BuiltImage, local_images
 from .kubectl import ensure_namespace, get_json
+from .pods import containers
 from .preflight import require_cluster
 from .providers import provider_for
 from .refs import image_name
@@ -51,11 +52,6 @@ def load_manifests(folder: Path) -> list[dict]:
         except yaml.YAMLError as error:
             fail(f"{path} is not valid YAML ({error})", "re-render it with `invoke chart.render`", ExitCode.BAD_INPUT)
     return objects
-
-
-def containers(obj: Mapping) -> list[dict]:
-    spec = obj.get("spec", {}).get("template", {}).get("spec") or {}
-    return spec.get("initContainers", []) + spec.get("containers", [])
 
 
 def secret_checksum(c: Context, cfg: Settings) -> str:

@@ -14,7 +14,7 @@ from invoke import Context
 
 from tests.conftest import context_config
 from todoops.config import Settings, resolve
-from todoops.lint import Manifest, manifests_from
+from todoops.consistency import Manifest, manifests_from
 from todoops.render import template
 from todoops.tools import TOOLS
 

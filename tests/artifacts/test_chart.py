@@ -13,7 +13,8 @@ from invoke import Context, Exit
 from tests.conftest import context_config
 from todoops.config import resolve
 from todoops.images import planned_images
-from todoops.lint import containers, env_example_keys, pod_spec, selects, workloads
+from todoops.consistency import env_example_keys, workloads
+from todoops.pods import containers, pod_spec, selects
 from todoops.release import external_images, ingress_hosts, release_objects, secret_names
 from todoops.render import expected_manifests, manifest_files, read_manifests, template
 
@@ -170,7 +171,7 @@ def test_helm_deploys_read_images_and_hosts_from_the_chart_with_the_user_values(
 
 
 def secret_refs(manifests) -> dict[str, dict]:
-    return {env["name"]: env["valueFrom"]["secretKeyRef"] for w in workloads(manifests) for c in containers(w)
+    return {env["name"]: env["valueFrom"]["secretKeyRef"] for w in workloads(manifests) for c in containers(w.obj)
             for env in c.get("env", []) if "secretKeyRef" in env.get("valueFrom", {})}
 
 
@@ -204,10 +205,10 @@ def test_postgresql_is_admitted_by_pod_security_restricted(render_chart):
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_pod_meets_pod_security_restricted(render_chart, scenario):
     for workload in workloads(render_chart(scenario=scenario)):
-        pod = pod_spec(workload)
+        pod = pod_spec(workload.obj)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        for container in containers(workload):
+        for container in containers(workload.obj):
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"]
             assert not any(v.get("hostPath") for v in pod.get("volumes", []))

@@ -1,7 +1,8 @@
-"""invoke chart.lint: the consistency rules on data, then mutation tests on a copy of the project.
+"""invoke chart.lint: the tools' output read as findings, then mutation tests on a copy of the project.
 
 Each mutation breaks exactly one thing the way people really break it and
-asserts that lint names the file to fix; the unbroken copy must pass.
+asserts that lint names the file to fix; the unbroken copy must pass. The rules
+themselves, on data, are tests/unit/test_consistency.py.
 """
 import json
 import subprocess
@@ -10,94 +11,11 @@ import sys
 import pytest
 from invoke import Context, Exit, Result
 
-from todoops.lint import (Dockerfile, Finding, Manifest, check_objects, check_tools, consistency_findings,
-                          dockerfile_ports, env_example_keys, hadolint_problems, kube_score_problems,
-                          lint_findings)
+from todoops.consistency import Finding, consistency_findings
+from todoops.lint import check_tools, hadolint_problems, kube_score_problems, lint_findings
 from todoops.report import Report
 
-from .conftest import ROOT, settings_for
-
-# --------------------------------------------------------------- rules on data
-
-
-@pytest.mark.parametrize("text, ports", [
-    ("FROM a\nEXPOSE 8000\n", {8000}),
-    ("FROM a\nENV PORT=8000\nEXPOSE ${PORT}/tcp\n", {8000}),
-    ("FROM a\nARG PORT=3000\nEXPOSE $PORT\n", {3000}),
-    ("FROM a AS build\nEXPOSE 1\nFROM b\nENV HOST=x \\\n    PORT=3000\nEXPOSE $PORT\n", {3000}),
-    ("FROM a\nENV PORT 9000\nEXPOSE $PORT\n", {9000}),
-    ("FROM a\n", set()),
-])
-def test_dockerfile_ports(text, ports):
-    assert dockerfile_ports(text) == ports
-
-
-def test_env_example_keys_ignore_comments():
-    assert env_example_keys("# A=1\nJWT_SECRET=\nOPENAI_MODEL=x\n") == {"JWT_SECRET", "OPENAI_MODEL"}
-
-
-LABELS = {"app.kubernetes.io/name": "todo-app", "app.kubernetes.io/component": "backend"}
-
-
-def deployment(port=8000, probe_port="http", image="todo-backend:abc", policy="IfNotPresent", selector=None,
-               secret_key="JWT_SECRET", config_key="LOG_LEVEL") -> Manifest:
-    container = {"name": "backend", "image": image, "ports": [{"name": "http", "containerPort": port}],
-                 "readinessProbe": {"httpGet": {"path": "/ready", "port": probe_port}},
-                 "env": [{"name": "PORT", "value": str(port)},
-                         {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": secret_key}}},
-                         {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": config_key}}}]}
-    if policy:
-        container["imagePullPolicy"] = policy
-    return Manifest("deploy.yaml", {"kind": "Deployment", "metadata": {"name": "backend"}, "spec": {
-        "selector": {"matchLabels": selector or LABELS},
-        "template": {"metadata": {"labels": LABELS}, "spec": {"containers": [container]}}}})
-
-
-def service(target="http", selector=None) -> Manifest:
-    return Manifest("svc.yaml", {"kind": "Service", "metadata": {"name": "backend"}, "spec": {
-        "selector": selector or LABELS, "ports": [{"port": 8000, "targetPort": target}]}})
-
-
-CONFIGMAP = Manifest("cm.yaml", {"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"LOG_LEVEL": "INFO"}})
-DOCKERFILES = {"todo-backend": Dockerfile("backend/Dockerfile", frozenset({8000}))}
-
-
-def findings(*manifests: Manifest, dockerfiles=DOCKERFILES, provider="minikube") -> set[tuple[str, str]]:
-    found = check_objects(manifests, dockerfiles, frozenset({"JWT_SECRET"}), ".env.example", provider)
-    return {(f.file, f.rule) for f in found}
-
-
-def test_consistent_objects_have_no_findings():
-    assert findings(deployment(), service(), CONFIGMAP) == set()
-
-
-@pytest.mark.parametrize("manifests, dockerfiles, expected", [
-    ((deployment(port=8080), service(), CONFIGMAP), DOCKERFILES, {("backend/Dockerfile", "expose-port")}),
-    ((deployment(probe_port="web"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "probe-port")}),
-    ((deployment(probe_port=8080), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "probe-port")}),
-    ((deployment(), service(target=8080), CONFIGMAP), DOCKERFILES, {("svc.yaml", "service-target-port")}),
-    ((deployment(), service(), CONFIGMAP), {"todo-backend": Dockerfile("backend/Dockerfile", None)},
-     {("backend/Dockerfile", "dockerfile-missing")}),
-    ((deployment(secret_key="JWT"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "secret-key")}),
-    ((deployment(config_key="LOGLEVEL"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "configmap-key")}),
-    ((deployment(), service(), ), DOCKERFILES, {("deploy.yaml", "configmap-key")}),
-    ((deployment(selector={"app.kubernetes.io/name": "other"}), service(), CONFIGMAP), DOCKERFILES,
-     {("deploy.yaml", "selector")}),
-    ((deployment(), service(selector={"app.kubernetes.io/component": "api"}), CONFIGMAP), DOCKERFILES,
-     {("svc.yaml", "selector")}),
-    ((deployment(image="todo-backend:latest"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "image-tag")}),
-    ((deployment(image="todo-backend"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "image-tag")}),
-    ((deployment(policy=None), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "pull-policy")}),
-    ((deployment(policy="Always"), service(), CONFIGMAP), DOCKERFILES, {("deploy.yaml", "pull-policy")}),
-])
-def test_each_rule_names_the_file(manifests, dockerfiles, expected):
-    assert findings(*manifests, dockerfiles=dockerfiles) == expected
-
-
-def test_pull_policy_fits_the_provider():
-    assert findings(deployment(policy="Always"), service(), CONFIGMAP, provider="registry") == set()
-    assert findings(deployment(policy="Never"), service(), CONFIGMAP, provider="registry") == {
-        ("deploy.yaml", "pull-policy")}
+from .conftest import settings_for
 
 
 def test_kube_score_problems_keep_warnings_and_criticals():
@@ -201,11 +119,6 @@ def test_invoke_lint_fails_naming_the_broken_file(project):
     broken = subprocess.run(lint, cwd=project, capture_output=True, text=True)
     assert broken.returncode == 1
     assert "frontend/Dockerfile" in broken.stdout and "expose-port" in broken.stdout
-
-
-def test_the_real_project_k8s_has_no_consistency_findings_but_missing_dockerfiles():
-    rules = {f.rule for f in consistency_findings(ROOT)}
-    assert rules <= {"dockerfile-missing"}
 
 
 def test_hadolint_problems_name_file_and_line():

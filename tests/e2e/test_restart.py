@@ -11,6 +11,7 @@ container holds the control plane's address.
 It stops the shared cluster, so it is marked ``disruptive`` and runs last.
 """
 import json
+import time
 
 import pytest
 
@@ -56,6 +57,17 @@ def test_cluster_up_brings_back_a_cluster_whose_nodes_moved_address(kube, e2e_cl
     assert "[ ok ] node addresses" in up.stdout
     assert node_addresses(kube) == after
     assert cli("cluster.status").returncode == 0
-    # The API server reaches metrics-server's pod (pod network routes) and every kubelet (new addresses).
-    metrics = json.loads(kube.run("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"))
-    assert sorted(item["metadata"]["name"] for item in metrics["items"]) == nodes
+    # The API server reaches metrics-server's pod (pod network routes), which scrapes every kubelet at its
+    # new address; each node appears after metrics-server's first scrape of it (a bounded wait).
+    assert measured_nodes(kube, want=nodes) == nodes
+
+
+def measured_nodes(kube, want: list[str], seconds: float = 90) -> list[str]:
+    deadline, found = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        metrics = json.loads(kube.run("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"))
+        found = sorted(item["metadata"]["name"] for item in metrics["items"])
+        if found == want:
+            break
+        time.sleep(5)
+    return found

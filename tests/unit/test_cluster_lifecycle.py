@@ -38,7 +38,7 @@ READY = [
     kubectl("get", "storageclass", "standard", "-o", addons.DEFAULT_CLASS),
     kubectl("apply", "-f", "-"),
     kubectl("-n", "kube-system", "rollout", "status", "deployment/metrics-server", "--timeout=180s"),
-    kubectl("wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=180s"),
+    kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes", "--request-timeout", "10s"),
 ]
 
 
@@ -64,6 +64,9 @@ def nodes_json(*nodes: tuple[str, str, str], ready: str = "True") -> str:
 def addresses(*nodes: str) -> str:
     return line(["docker", "inspect", "--format",
                  '{{with index .NetworkSettings.Networks "kind"}}{{.IPAddress}}{{end}}', *nodes])
+
+
+READYZ = kubectl("get", "--raw", "/readyz", "--request-timeout", "5s")
 
 
 def follow(node: str, address: str) -> str:
@@ -144,7 +147,7 @@ def test_a_configured_node_image_is_used_as_it_is(make_context, capsys):
 def existing(nodes: str, running: str = "true\n" * 3) -> dict:
     return {**answers_for(PREFLIGHT), "kind get clusters": ok("other\ntodo\n"),
             "kind get nodes --name todo": ok(nodes),
-            line(["docker", "inspect", "--format", "{{.State.Running}}", *nodes.split()]): ok(running)}
+            line(["docker", "inspect", "--format", "{{.State.Running}}", *nodes.split()]): ok(running), READYZ: ok("ok")}
 
 
 def test_a_running_cluster_with_the_right_node_count_is_reused(make_context, capsys):
@@ -371,3 +374,23 @@ def test_keep_current_makes_the_kind_cluster_when_the_current_context_is_no_runn
     # It went on to make the cluster: its preflight ran (and stopped here on the missing daemon).
     assert commands_run(c)[-1] == DAEMON
     assert stopped.value.code == ExitCode.PREFLIGHT
+
+
+def test_a_restarted_api_server_is_waited_for_until_it_is_ready(make_context, monkeypatch):
+    """Right after a restart every request is Forbidden until the authorizer has the RBAC roles."""
+    monkeypatch.setattr(addons.time, "sleep", lambda seconds: None)
+    forbidden = failed(stderr='Error from server (Forbidden): User "kubernetes-admin" cannot get path "/readyz"')
+    c = make_context({READYZ: [forbidden, forbidden, ok("ok")]})
+    addons.wait_api(c, CONTEXT, dry_run=False)
+    assert commands_run(c) == [READYZ] * 3
+
+
+def test_an_api_server_that_never_gets_ready_fails_with_its_last_words(make_context, monkeypatch):
+    clock = iter(range(0, 1000, 100))
+    monkeypatch.setattr(addons.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(addons.time, "sleep", lambda seconds: None)
+    c = make_context({READYZ: failed(stderr="[-]poststarthook/rbac/bootstrap-roles failed: reason withheld")})
+    with pytest.raises(Exit) as error:
+        addons.wait_api(c, CONTEXT, dry_run=False)
+    assert error.value.code == ExitCode.UNREACHABLE
+    assert "rbac/bootstrap-roles" in error.value.message and "docker logs todo-control-plane" in error.value.message

@@ -6,17 +6,20 @@ suite's resource checks) is applied here. "Ready" means: every node Ready,
 CoreDNS and the storage provisioner rolled out, the default StorageClass in
 place and the metrics API available.
 """
+import time
 from pathlib import Path
 
 from invoke import Context
 
-from ..commands import run
+from ..commands import probe, run
 from ..errors import ExitCode, fail
 
 METRICS_SERVER = Path(__file__).parent / "manifests" / "metrics-server.yaml"
 # The annotation that makes a StorageClass the default, as a jsonpath (dots escaped).
 DEFAULT_CLASS = r"jsonpath={.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}"
 WAIT = "180s"
+POLL_SECONDS = 180
+METRICS_NODES = "/apis/metrics.k8s.io/v1beta1/nodes"
 
 
 def kubectl(context: str, *args: str) -> list[str]:
@@ -27,6 +30,26 @@ def wait(c: Context, argv: list[str], what: str, hint: str, dry_run: bool) -> No
     # Read-only, but meaningless in a dry run where nothing was created.
     if run(c, argv, mutates=True, dry_run=dry_run, warn=True).failed:
         fail(f"{what} did not become ready within {WAIT}", hint, ExitCode.UNREACHABLE)
+
+
+def poll(c: Context, argv: list[str], what: str, hint: str, dry_run: bool) -> None:
+    """Ask again every second until ``argv`` succeeds, for conditions no `kubectl wait` can express."""
+    if dry_run:
+        return
+    deadline = time.monotonic() + POLL_SECONDS
+    while not (answer := probe(c, argv)).ok:
+        if time.monotonic() > deadline:
+            fail(f"{what} did not become ready within {POLL_SECONDS}s: {answer.stderr.strip()[-300:]}", hint,
+                 ExitCode.UNREACHABLE)
+        time.sleep(1)
+
+
+def wait_api(c: Context, context: str, dry_run: bool) -> None:
+    """Until the API server says it is ready: after a restart it answers before its authorizer has
+    loaded the RBAC roles, and every request is Forbidden for a while (`kubectl wait` gives up on that)."""
+    poll(c, kubectl(context, "get", "--raw", "/readyz", "--request-timeout", "5s"), "the API server",
+         f"`docker logs {context.removeprefix('kind-')}-control-plane`; "
+         "`invoke cluster.down` then `invoke cluster.up` makes the cluster again", dry_run)
 
 
 def wait_nodes(c: Context, context: str, dry_run: bool) -> None:
@@ -57,6 +80,7 @@ def install_metrics_server(c: Context, context: str, dry_run: bool) -> None:
     run(c, kubectl(context, "apply", "-f", "-"), stdin=METRICS_SERVER.read_text(), mutates=True,
         dry_run=dry_run, hide=True)
     rollout(c, context, "kube-system", "metrics-server", dry_run)
-    wait(c, kubectl(context, "wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io",
-                    f"--timeout={WAIT}"),
-         "the metrics API", f"`kubectl --context {context} describe apiservice v1beta1.metrics.k8s.io`", dry_run)
+    # The metrics themselves, not the APIService's Available condition: after a restart that condition
+    # still holds the old API server's verdict until the new one has checked again.
+    poll(c, kubectl(context, "get", "--raw", METRICS_NODES, "--request-timeout", "10s"), "the metrics API",
+         f"`kubectl --context {context} describe apiservice v1beta1.metrics.k8s.io`", dry_run)

@@ -136,6 +136,8 @@ def up(c: Context, cfg: Settings, report: Report, with_registry: bool = False, k
     containers = kind.node_containers(c, cluster.name)
     addresses = network.container_addresses(c, containers)
     if exists:
+        with report.step("API server ready"):
+            addons.wait_api(c, cluster.context, cfg.dry_run)
         with report.step("node addresses"):
             follow_addresses(c, cfg, addresses)
     network.guard_services(c, containers, kind.SERVICE_SUBNET, cfg.dry_run)

@@ -188,7 +188,9 @@ def test_a_drained_worker_fails_no_request_the_budgets_hold_and_the_data_stays(s
     assert client.failures == [], client.failures[:20]
     # The client kept its rate all along (a request that hangs would slow it down).
     assert client.seconds >= drain.seconds / 2 and client.total >= RATE * client.seconds * 0.8, client.total
-    assert set(budgets.fewest) == {BACKEND, FRONTEND} and budgets.samples >= 10, budgets.samples
+    # Observed all along the drain: one sample per 4 s at least (each is a kubectl call, slower under load).
+    assert set(budgets.fewest) == {BACKEND, FRONTEND} and budgets.samples >= max(3, drain.seconds / 4), \
+        (budgets.samples, drain.seconds)
     assert all(budgets.fewest[name] >= budgets.desired[name] for name in budgets.fewest), budgets.fewest
     for component in ("backend", "frontend"):
         assert drain.node not in nodes_of(spread, component) and len(nodes_of(spread, component)) == 2

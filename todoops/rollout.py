@@ -224,11 +224,22 @@ def stuck_reason(pod: Mapping) -> str:
     return ""
 
 
+def database_starting(objects: Mapping[str, Sequence[Mapping]]) -> bool:
+    """Whether a StatefulSet's new pod is still coming up (neither ready nor stuck)."""
+    return any(not is_ready(pod) and not stuck_reason(pod)
+               for workload in objects.get("StatefulSet", []) for pod in new_pods(workload, objects))
+
+
 def stuck(objects: Mapping[str, Sequence[Mapping]]) -> list[str]:
-    """``kind/name (reasons)`` of each workload whose new pods are all stuck (see STUCK)."""
-    found = []
+    """``kind/name (reasons)`` of each workload whose new pods are all stuck (see STUCK).
+
+    An app that only crash-loops while the database is still starting is not stuck yet: it may be waiting
+    for it (on a slow machine PostgreSQL can take longer than the app's first restarts)."""
+    found, waiting = [], database_starting(objects)
     for workload in objects.get("Deployment", []) + objects.get("StatefulSet", []):
         reasons = [stuck_reason(pod) for pod in new_pods(workload, objects)]
+        if waiting and workload["kind"] == "Deployment" and set(reasons) == {"CrashLoopBackOff"}:
+            continue
         if reasons and all(reasons):
             name = f"{workload['kind'].lower()}/{workload['metadata']['name']}"
             found.append(f"{name} ({', '.join(sorted(set(reasons)))})")

@@ -273,3 +273,18 @@ def test_repeated_log_lines_are_shown_once_with_their_count(make_context, capsys
     shown = [row for row in capsys.readouterr().out.splitlines() if "log |" in row]
     assert shown == ["[info]   log | starting (repeated 2 times)",
                      f"[info]   log | {retry[0]} (repeated 6 times)", "[info]   log | giving up"]
+
+
+def test_an_app_crashing_while_the_database_still_starts_is_not_stuck_yet():
+    state = grouped(release_state("pods-crash-loop.json"))
+    database = {"kind": "Pod", "metadata": {"name": "todo-app-postgresql-0",
+                                            "labels": {"controller-revision-hash": "pg-1"},
+                                            "ownerReferences": owned("StatefulSet", "todo-app-postgresql")},
+                "status": {"containerStatuses": [{"name": "postgresql", "state": {"running": {}}, "ready": False}]}}
+    state["StatefulSet"] = [{"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"},
+                             "status": {"updateRevision": "pg-1"}}]
+    state["Pod"] = [*state["Pod"], database]
+    assert stuck(state) == []
+    # Once the database is ready the app's crash loop is its own: stuck.
+    database["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    assert stuck(state) == ["deployment/todo-app-backend (CrashLoopBackOff)"]

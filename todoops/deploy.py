@@ -6,13 +6,14 @@ summary. Each step is a plain function that takes what it needs and returns what
 a later one uses (the release's objects, the built images, the helm revision to
 roll back to), timed as one line. Each step is idempotent and checks its own
 result, so an interrupted run (Ctrl-C) is finished by running it again; with
-nothing changed a re-run builds, loads and restarts nothing. Both tasks live
-here, above every step module, because they compose the preflight guard with
-the steps (the preflight reads .env through todoops.env_file).
+nothing changed a re-run builds, loads and restarts nothing. prepare-secrets is
+the same guard, namespace and secrets steps alone. Both tasks live here, above
+every step module, because they compose the preflight guard with the steps (the
+preflight reads .env through todoops.env_file); only the namespace step creates
+the namespace.
 """
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,16 +23,17 @@ from . import chart, manifests
 from .checks import show
 from .commands import probe
 from .config import Settings, context_help, resolve
+from .env_file import env_values
 from .errors import ExitCode, fail
 from .images import BuiltImage, build, load_images, planned_images
 from .kubectl import ensure_namespace, kubectl
 from .preflight import preflight, require_cluster, target
 from .providers import access_lines
-from .release import external_images, ingress_hosts, release_objects, unserved_classes
+from .release import external_images, ingress_hosts, release_objects, service_port, unserved_classes
 from .remote import on_host, task
 from .report import Report, as_done
 from .rollout import release_rolled_out, undo_hint
-from .secrets import hidden_prompt, prepare
+from .secrets import Ask, hidden_prompt, prepare
 from .validate import verify
 
 
@@ -106,7 +108,7 @@ def summary(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltIma
                  [[image.cluster_ref, f"{image.size / 1e6:.0f} MB",
                    as_done(cfg.dry_run, "built") if image.built else "unchanged"]
                   for image in images])
-    for text in access_lines(cfg, served_hosts(c, cfg, report, objects), driver):
+    for text in access_lines(cfg, served_hosts(c, cfg, report, objects), service_port(objects, "frontend"), driver):
         report.line("info", text)
     report.emit({"steps": {name: round(seconds, 2) for name, seconds, _ in report.timings},
                  "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in images]})
@@ -186,9 +188,21 @@ def prepare_secrets(c, from_env=None, set=None, output=None, context=None, names
         fail("--set asks for values with hidden input and needs a terminal",
              "run it in a terminal, or put the values in a gitignored file and pass --from-env FILE",
              ExitCode.BAD_INPUT)
-    # The .env is read here and its values travel on SSH stdin; a --output file stays on this machine.
-    with nullcontext(c) if output else on_host(c, cfg) as here:
-        settled = cfg if output else require_cluster(here, cfg)
-        prepare(here, settled, Report(), env_file=Path(from_env).resolve() if from_env else None,
-                ask=hidden_prompt if interactive else None, force_ask=tuple(set or ()),
-                output=Path(output).resolve() if output else None)
+    env_file = Path(from_env).resolve() if from_env else None
+    ask, force_ask = hidden_prompt if interactive else None, tuple(set or ())
+    if output:
+        # The file holds every secret: it is written on this machine, whatever --host says.
+        prepare(c, cfg, Report(), env_file=env_file, ask=ask, force_ask=force_ask, output=Path(output).resolve())
+        return
+    # The .env is read here and its values travel on SSH stdin.
+    with on_host(c, cfg) as here:
+        secret_in_cluster(here, cfg, Report(), env_file, ask, force_ask)
+
+
+def secret_in_cluster(c: Context, cfg: Settings, report: Report, env_file: Path | None, ask: Ask | None,
+                      force_ask: tuple[str, ...]) -> None:
+    """prepare-secrets into the cluster: the target and .env checked before any change, the namespace, the Secret."""
+    cfg = require_cluster(c, cfg)
+    env_values(cfg, env_file, terminal=bool(ask))
+    make_namespace(c, cfg, report)
+    prepare(c, cfg, report, env_file=env_file, ask=ask, force_ask=force_ask)

@@ -22,7 +22,7 @@ from .config import Settings
 from .env_file import check_env, env_values, key_specs  # noqa: F401 (check_env: preflight imports it from here)
 from .env_keys import KEYS, KeySpec, register, value_problems  # noqa: F401 (KEYS: test_fuzz_inputs imports it from here)
 from .errors import ExitCode, fail
-from .kubectl import ensure_namespace, get_json, kubectl, labels
+from .kubectl import get_json, kubectl, labels
 from .report import Report, as_done
 from .secret_file import check_output_path, write_private
 
@@ -113,11 +113,13 @@ def write_secret(cfg: Settings, report: Report, values: Mapping[str, str], outpu
 
 def apply_secret(c: Context, cfg: Settings, report: Report, values: Mapping[str, str],
                  existing: Mapping[str, str] | None) -> bool:
-    """Apply the Secret through stdin unless it holds ``values`` already; True when an existing one changed."""
+    """Apply the Secret through stdin unless it holds ``values`` already; True when an existing one changed.
+
+    The namespace exists: deploy and prepare-secrets make it in a step of its own before this one.
+    """
     if existing == values:
         report.line("ok", f"Secret {cfg.secret_name} unchanged ({len(values)} keys)")
         return False
-    ensure_namespace(c, cfg)
     run(c, kubectl(cfg, "apply", "-f", "-"), mutates=True, dry_run=cfg.dry_run, stdin=secret_text(cfg, values))
     report.line("ok", f"Secret {cfg.secret_name} {as_done(cfg.dry_run, 'updated' if existing else 'created')} "
                 f"({len(values)} keys)")

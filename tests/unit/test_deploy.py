@@ -258,3 +258,32 @@ def test_the_summary_offers_no_ingress_that_no_controller_serves(make_context, t
     out = capsys.readouterr().out
     assert "http://todo.local" not in out and "invoke app.port-forward --context minikube" in out
     assert "no controller serves class nginx" in out and "minikube -p minikube addons enable ingress" in out
+
+
+def test_prepare_secrets_makes_the_namespace_in_its_own_step_before_the_secret(make_context, tmp_path, capsys):
+    from todoops.deploy import prepare_secrets
+
+    project(tmp_path)
+    kubectl = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
+    get_namespace, get_secret = (line([*kubectl, "get", "namespace", "todo-app", "-o", "name"]),
+                                 line([*kubectl, "get", "secret", "todo-app-secrets", "-o", "json"]))
+    c = make_context({**preflight_ok(), get_namespace: not_found("namespaces", "todo-app"),
+                      get_secret: not_found("secrets", "todo-app-secrets"), line([*kubectl, "apply", "-f", "-"]): ok()})
+    prepare_secrets(c)
+    log = commands_run(c)
+    assert log[log.index(get_namespace):] == [get_namespace, line([*kubectl, "apply", "-f", "-"]), get_secret,
+                                              line([*kubectl, "apply", "-f", "-"])]
+    assert [obj["kind"] for obj in applied(c, "Namespace") + applied(c, "Secret")] == ["Namespace", "Secret"]
+    out = capsys.readouterr().out
+    assert "namespace todo-app created" in out and "Secret todo-app-secrets created (2 keys)" in out
+
+
+def test_prepare_secrets_with_a_bad_env_creates_no_namespace(make_context, tmp_path):
+    from todoops.deploy import prepare_secrets
+
+    project(tmp_path, {**ENV, "JWT_SECRET": "changeme"})
+    c = make_context(preflight_ok())
+    with pytest.raises(Exit) as error:
+        prepare_secrets(c)
+    assert error.value.code == ExitCode.BAD_INPUT and "JWT_SECRET is a placeholder" in error.value.message
+    assert all(command in preflight_ok() for command in commands_run(c))

@@ -17,7 +17,6 @@ from todoops.secrets import desired_values, prepare, secret_manifest
 SPECS = {spec.name: spec for spec in KEYS}
 KUBECTL = "kubectl --context minikube --namespace todo-app"
 GET_SECRET = f"{KUBECTL} get secret todo-app-secrets -o json"
-GET_NS = f"{KUBECTL} get namespace todo-app -o name"
 APPLY = f"{KUBECTL} apply -f -"
 SECRET_NOT_FOUND = failed(stderr='Error from server (NotFound): secrets "todo-app-secrets" not found\n')
 
@@ -34,9 +33,9 @@ def test_generated_values_are_never_checked_against_placeholders(make_context, t
     # About 1 in 500 random tokens contains "xxx"; the first deploy must not refuse its own secret.
     project(tmp_path, {})
     monkeypatch.setattr("todoops.secrets.random.token_urlsafe", lambda size: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
-    c = make_context({GET_SECRET: SECRET_NOT_FOUND, GET_NS: ok("namespace/todo-app"), APPLY: ok()})
+    c = make_context({GET_SECRET: SECRET_NOT_FOUND, APPLY: ok()})
     prepare(c, resolve(c), Report())
-    assert set(json.loads(stdin_of(c, 2))["data"]) == {"JWT_SECRET", "POSTGRES_PASSWORD"}
+    assert set(json.loads(stdin_of(c, 1))["data"]) == {"JWT_SECRET", "POSTGRES_PASSWORD"}
 
 
 def test_a_long_database_url_is_valid_and_never_wrapped(make_context, tmp_path):
@@ -65,14 +64,12 @@ def test_force_ask_replaces_a_value_from_env():
     assert values["OPENAI_API_KEY"] == "sk-new-value-typed-in-hidden"
 
 
-def test_first_run_creates_namespace_and_secret_through_stdin(make_context, tmp_path):
+def test_first_run_creates_the_secret_through_stdin_and_leaves_the_namespace_to_its_step(make_context, tmp_path):
     project(tmp_path)
-    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets"), GET_NS: not_found("namespaces", "todo-app"),
-                      APPLY: ok()})
+    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets"), APPLY: ok()})
     assert prepare(c, resolve(c), Report()) is False
-    assert commands_run(c) == [GET_SECRET, GET_NS, APPLY, APPLY]
-    assert json.loads(stdin_of(c, 2))["kind"] == "Namespace"
-    secret = json.loads(stdin_of(c, 3))
+    assert commands_run(c) == [GET_SECRET, APPLY]
+    secret = json.loads(stdin_of(c, 1))
     assert secret["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "todoops"
     assert base64.b64decode(secret["data"]["JWT_SECRET"]).decode() == ENV["JWT_SECRET"]
     assert set(secret["data"]) == {"JWT_SECRET", "POSTGRES_PASSWORD"}
@@ -97,15 +94,15 @@ def test_generated_values_are_kept_from_the_cluster(make_context, tmp_path):
 def test_a_changed_value_updates_the_secret_and_says_so(make_context, tmp_path):
     project(tmp_path, {**ENV, "OPENAI_MODEL": "gpt-4o-mini"})
     current = {key: value for key, value in ENV.items() if value}
-    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok()})
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), APPLY: ok()})
     assert prepare(c, resolve(c), Report()) is True
-    assert commands_run(c) == [GET_SECRET, GET_NS, APPLY]
+    assert commands_run(c) == [GET_SECRET, APPLY]
 
 
 def test_emptying_an_optional_key_removes_it_from_the_cluster_secret(make_context, tmp_path):
     project(tmp_path, {**ENV, "OPENAI_API_KEY": ""})
     current = {**{key: value for key, value in ENV.items() if value}, "OPENAI_API_KEY": CORPUS["OPENAI_API_KEY"]}
-    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok(),
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), APPLY: ok(),
                       **placed(tmp_path, tmp_path / "secrets" / "out.yaml")})
     assert prepare(c, resolve(c), Report()) is True
     applied = json.loads(stdin_of(c, commands_run(c).index(APPLY)))["data"]
@@ -117,7 +114,7 @@ def test_emptying_an_optional_key_removes_it_from_the_cluster_secret(make_contex
 def test_a_generated_key_absent_from_env_keeps_the_cluster_value(make_context, tmp_path):
     project(tmp_path, {"OPENAI_MODEL": "o1"})
     current = {key: value for key, value in ENV.items() if value}
-    c = make_context({GET_SECRET: ok(cluster_secret(current)), GET_NS: ok("namespace/todo-app"), APPLY: ok()})
+    c = make_context({GET_SECRET: ok(cluster_secret(current)), APPLY: ok()})
     prepare(c, resolve(c), Report())
     applied = json.loads(stdin_of(c, commands_run(c).index(APPLY)))["data"]
     assert applied == json.loads(cluster_secret({**current, "OPENAI_MODEL": "o1"}))["data"]
@@ -125,16 +122,16 @@ def test_a_generated_key_absent_from_env_keeps_the_cluster_value(make_context, t
 
 def test_dry_run_writes_and_applies_nothing(make_context, tmp_path, capsys):
     project(tmp_path)
-    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets"), GET_NS: not_found("namespaces", "todo-app")})
+    c = make_context({GET_SECRET: not_found("secrets", "todo-app-secrets")})
     prepare(c, resolve(c, dry_run=True), Report())
-    assert commands_run(c) == [GET_SECRET, GET_NS]
+    assert commands_run(c) == [GET_SECRET]
     assert "[dry-run] kubectl --context minikube --namespace todo-app apply -f - < (stdin)" in capsys.readouterr().err
 
 
 def test_secret_hygiene_corpus(make_context, tmp_path, capsys):
     project(tmp_path, CORPUS)
     c = make_context({GET_SECRET: ok(cluster_secret({"JWT_SECRET": CORPUS["JWT_SECRET"] + "x"})),
-                      GET_NS: ok("namespace/todo-app"), APPLY: ok(), **placed(tmp_path, tmp_path / "secrets" / "out.yaml")})
+                      APPLY: ok(), **placed(tmp_path, tmp_path / "secrets" / "out.yaml")})
     cfg = resolve(c)
     prepare(c, cfg, Report())
     prepare(c, cfg, Report(), output=tmp_path / "secrets" / "out.yaml")

@@ -14,7 +14,6 @@ the namespace.
 """
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from invoke import Context
@@ -35,14 +34,6 @@ from .report import Report, as_done
 from .rollout import release_rolled_out, undo_hint
 from .secrets import Ask, hidden_prompt, prepare
 from .validate import verify
-
-
-@dataclass(frozen=True)
-class Deploy:
-    """What the user asked of this deploy's build."""
-
-    force: bool = False
-    no_cache: bool = False
 
 
 def make_namespace(c: Context, cfg: Settings, report: Report) -> None:
@@ -114,8 +105,12 @@ def summary(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltIma
                  "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in images]})
 
 
-def deploy_release(c: Context, cfg: Settings, report: Report, options: Deploy = Deploy()) -> None:
-    """The deploy: every step in order, each timed as one line, then the summary."""
+def deploy_release(c: Context, cfg: Settings, report: Report, *, force: bool = False,
+                   no_cache: bool = False) -> None:
+    """The deploy: every step in order, each timed as one line, then the summary.
+
+    ``force`` and ``no_cache`` rebuild the images (see todoops.images.build).
+    """
     # Context and provider come first: every step names them (todoops.preflight).
     cfg = target(c, cfg)
     with report.step("preflight"):
@@ -127,7 +122,7 @@ def deploy_release(c: Context, cfg: Settings, report: Report, options: Deploy = 
     with report.step("secrets"):
         prepare(c, cfg, report)
     with report.step("build"):
-        images = build(c, cfg, report, force=options.force, no_cache=options.no_cache)
+        images = build(c, cfg, report, force=force, no_cache=no_cache)
     with report.step("load"):
         load_images(c, cfg, report, images, external_images(objects, images))
     with report.step("apply"):
@@ -163,7 +158,7 @@ def deploy(c, method=None, provider=None, context=None, namespace=None, build_in
                   namespace=namespace, build_in_cluster=build_in_cluster, json=json, dry_run=dry_run,
                   host=host)
     with on_host(c, cfg) as here:
-        deploy_release(here, cfg, Report(json_mode=cfg.json), Deploy(force=force, no_cache=no_cache))
+        deploy_release(here, cfg, Report(json_mode=cfg.json), force=force, no_cache=no_cache)
 
 
 @task(

@@ -19,7 +19,7 @@ from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line
 from tests.unit.fixtures.deploy import POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed
 from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
-from todoops.deploy import Deploy, apply_release, deploy_release
+from todoops.deploy import apply_release, deploy_release
 from todoops.errors import ExitCode
 from todoops.images import build, planned_images
 from todoops.release import release_objects, secret_checksum, suite_values
@@ -92,7 +92,7 @@ def test_failed_rollout_with_helm_is_diagnosed_then_rolled_back(make_context, tm
                         "1", "--wait", "--timeout", "180s"]): ok()})
     c = make_context(table, **config)
     with pytest.raises(Exit) as error:
-        deploy_release(c, resolve(c), Report(), Deploy())
+        deploy_release(c, resolve(c), Report())
     assert error.value.code == ExitCode.ROLLOUT and "rolled back to revision 1" in error.value.message
     assert "config-error (CreateContainerConfigError) couldn't find key JWT_SECRET" in capsys.readouterr().out
     assert commands_run(c)[-1].endswith("rollback todo-app 1 --wait --timeout 180s")
@@ -104,7 +104,7 @@ def test_preflight_failure_changes_nothing(make_context, tmp_path):
     cfg = resolve(make_context(**config))
     c = make_context(answers(tmp_path, cfg, first=True), **config)
     with pytest.raises(Exit) as error:
-        deploy_release(c, resolve(c), Report(), Deploy())
+        deploy_release(c, resolve(c), Report())
     assert error.value.code == ExitCode.BAD_INPUT
     assert all(command in preflight_ok(cfg.context) for command in commands_run(c))
 
@@ -115,7 +115,7 @@ def test_deploy_never_leaks_a_secret(make_context, tmp_path, capsys):
     config = {**PROVIDERS["containerd"], "method": "helm", "build_jobs": 1}
     cfg = resolve(make_context(**config))
     c = make_context(answers(tmp_path, cfg, first=True), **config)
-    deploy_release(c, resolve(c), Report(json_mode=True), Deploy())
+    deploy_release(c, resolve(c), Report(json_mode=True))
     out, err = capsys.readouterr()
     assert leaked(out + err) == [] and leaked("\n".join(commands_run(c))) == []
     written = [path for path in tmp_path.rglob("*") if path.is_file() and path.name != ".env"]
@@ -164,11 +164,11 @@ def test_a_secret_changed_by_a_deploy_that_stopped_early_still_restarts_the_pods
                       str(cfg.root / image.name / "Dockerfile"), str(cfg.root / image.name)])] = failed()
     c = make_context(stopped, **config)
     with pytest.raises(Exit):
-        deploy_release(c, resolve(c), Report(), Deploy())
+        deploy_release(c, resolve(c), Report())
     assert applied(c, "Secret") and not applied(c, "Deployment")
     c = make_context({**answers(tmp_path, cfg, first=False),
                       get_secret: secret_answer({**ENV, "OPENAI_MODEL": "gpt-4o"})}, **config)
-    deploy_release(c, resolve(c), Report(), Deploy())
+    deploy_release(c, resolve(c), Report())
     assert not applied(c, "Secret")
     (backend,) = [obj for obj in applied(c, "Deployment") if obj["metadata"]["name"] == "todo-app-backend"]
     before = secret_checksum(MockContext(run={get_secret: secret_answer(ENV)}), cfg)
@@ -207,7 +207,7 @@ def test_with_helm_external_images_and_ingress_hosts_come_from_the_chart_with_th
                    "1.34.0", *suite_values(cfg, planned_images(cfg))]):
                  chart_render(swaps={"postgres:15": "postgres:16", "todo.local": "todo.example.test"})}
     c = make_context(table, **config)
-    deploy_release(c, resolve(c), Report(), Deploy())
+    deploy_release(c, resolve(c), Report())
     assert line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]) in commands_run(c)
     assert not [command for command in commands_run(c) if "postgres:15" in command]
     out = capsys.readouterr().out
@@ -235,7 +235,7 @@ def test_deploy_force_makes_the_cluster_run_the_rebuilt_images(make_context, tmp
         table[line(["docker", "tag", image.ref, image.local_ref])] = ok()
         table[line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"])] = ok()
     c = make_context(table, **config)
-    deploy_release(c, resolve(c), Report(), Deploy(force=True))
+    deploy_release(c, resolve(c), Report(), force=True)
     log = commands_run(c)
     assert [command for command in log if command.startswith("kind load")] == [
         line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"]) for image in new]
@@ -246,7 +246,7 @@ def test_deploy_force_makes_the_cluster_run_the_rebuilt_images(make_context, tmp
 
 
 def test_the_summary_offers_no_ingress_that_no_controller_serves(make_context, tmp_path, capsys):
-    # minikube with the ingress addon disabled (issue 15): preflight warns, and the summary must not offer it.
+    # minikube with the ingress addon disabled: preflight warns, and the summary must not offer it.
     project(tmp_path)
     cfg = resolve(make_context())
     disabled = json.dumps({"ingress": {"Profile": "minikube", "Status": "disabled"}})
@@ -254,7 +254,7 @@ def test_the_summary_offers_no_ingress_that_no_controller_serves(make_context, t
     c = make_context({**answers(tmp_path, cfg, first=False),
                       line(["minikube", "-p", "minikube", "addons", "list", "--output", "json"]): ok(disabled),
                       line([*kubectl, "get", "ingressclasses", "-o", "name"]): ok("")})
-    deploy_release(c, resolve(c), Report(), Deploy())
+    deploy_release(c, resolve(c), Report())
     out = capsys.readouterr().out
     assert "http://todo.local" not in out and "invoke app.port-forward --context minikube" in out
     assert "no controller serves class nginx" in out and "minikube -p minikube addons enable ingress" in out

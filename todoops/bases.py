@@ -108,7 +108,8 @@ def docker_problems(c: Context) -> list[str]:
     return [f"the Docker daemon does not answer: {DOCKER_DAEMON_HINT}"]
 
 
-def present(c: Context, image: BaseImage) -> bool:
+def docker_has(c: Context, image: BaseImage) -> bool:
+    """Whether the local docker holds the image under every one of its tags."""
     return all(probe(c, ["docker", "image", "inspect", "--format", "{{.Id}}", tag]).ok for tag in image.tags)
 
 
@@ -184,7 +185,7 @@ def build_bases(c: Context, cfg: Settings, report: Report, rebuild: bool = False
     if problems:
         fail("; ".join(problems), "nothing was changed; fix the above and re-run", ExitCode.PREFLIGHT)
     chosen = [image for image in BASE_IMAGES if not only or image.name in only]
-    missing = [image for image in chosen if rebuild or not present(c, image)]
+    missing = [image for image in chosen if rebuild or not docker_has(c, image)]
     for image in chosen:
         if image not in missing:
             report.line("ok", f"{image.tags[0]} present, kept ({image_size_mb(c, image.tags[0])})")

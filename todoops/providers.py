@@ -30,7 +30,7 @@ class Provider:
     # The provider's own CLI (checked by preflight), if it needs one.
     tool: str | None
     pull_policy: str
-    # Command listing the refs the cluster's image store holds; None: see ``present``.
+    # Command listing the refs the cluster's image store holds; None: see ``cluster_has``.
     listing: Callable[[Settings], Argv] | None
     # Commands that bring one local image (ref, cluster ref) into the cluster.
     loading: Callable[[Settings, str, str], Sequence[Argv | Pipeline]]
@@ -100,7 +100,7 @@ def manifest_inspect(remote: str) -> list[str]:
     return ["docker", "manifest", "inspect", *(["--insecure"] if loopback else []), remote]
 
 
-def present(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
+def cluster_has(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
     """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs.
 
     Always asked, also when building in minikube's daemon: what was built there
@@ -143,10 +143,12 @@ def minikube_driver(profiles_json: str, profile: str) -> str:
     return (minikube_profile(profiles_json, profile).get("Config") or {}).get("Driver", "")
 
 
-def access_lines(cfg: Settings, ingress_hosts: Sequence[str], driver: str = "",
+def access_lines(cfg: Settings, ingress_hosts: Sequence[str], frontend_port: int | None, driver: str = "",
                  platform: str = sys.platform) -> list[str]:
-    """Where to open the app, for this provider and driver; port-forward always works."""
-    lines = [f"any cluster: `invoke app.port-forward --context {cfg.context}`, then open http://127.0.0.1:3000"]
+    """Where to open the app, for this provider and driver; port-forward (to the frontend Service's port,
+    ``frontend_port``) always works."""
+    opened = f"open http://127.0.0.1:{frontend_port}" if frontend_port else "open the address it prints"
+    lines = [f"any cluster: `invoke app.port-forward --context {cfg.context}`, then {opened}"]
     for host in ingress_hosts:
         if cfg.provider == "minikube" and driver == "docker" and platform in ("darwin", "win32"):
             # The docker driver's node IP is not routable from macOS/Windows hosts.

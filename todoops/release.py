@@ -27,7 +27,7 @@ from invoke import Context
 from .config import Settings
 from .errors import ExitCode, fail
 from .images import BuiltImage, local_images
-from .kubectl import ensure_namespace, get_json
+from .kubectl import component, ensure_namespace, get_json
 from .pods import containers
 from .preflight import require_cluster
 from .providers import provider_for
@@ -132,6 +132,13 @@ def external_images(objects: Sequence[Mapping], images: Sequence[BuiltImage]) ->
     ours = {image.repository for image in images}
     return sorted({c["image"] for obj in objects for c in containers(obj)
                    if c.get("image") and image_name(c["image"]) not in ours})
+
+
+def service_port(objects: Sequence[Mapping], name: str) -> int | None:
+    """The port of the Service for component ``name`` (the chart's ``<component>.port``), which
+    `invoke app.port-forward` forwards to by default; None when the objects hold no such Service."""
+    return next((obj["spec"]["ports"][0]["port"] for obj in objects
+                 if obj.get("kind") == "Service" and component(obj) == name and obj.get("spec", {}).get("ports")), None)
 
 
 def ingresses(objects: Sequence[Mapping]) -> list[Mapping]:

@@ -15,12 +15,11 @@ from invoke import Context, task
 from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
 from .images import planned_images
-from .kubectl import get_json, selector
+from .kubectl import component, get_json, selector
 from .preflight import require_cluster
 from .refs import split_ref
 from .report import Report
 
-COMPONENT_LABEL = "app.kubernetes.io/component"
 WORKLOADS = {"Deployment": "ReplicaSet", "StatefulSet": "ControllerRevision"}
 
 
@@ -50,18 +49,18 @@ def component_statuses(found: Mapping, source_tags: Mapping[str, str], now: date
     items = found.get("items") or []
     statuses = []
     for workload in (item for item in items if item.get("kind") in WORKLOADS):
-        component = workload["metadata"].get("labels", {}).get(COMPONENT_LABEL, workload["metadata"]["name"])
-        mine = [item for item in items if item["metadata"].get("labels", {}).get(COMPONENT_LABEL) == component]
+        name = component(workload) or workload["metadata"]["name"]
+        mine = [item for item in items if component(item) == name]
         pods = [pod for pod in mine if pod["kind"] == "Pod"]
         containers = [status for pod in pods for status in pod.get("status", {}).get("containerStatuses") or []]
         statuses.append(ComponentStatus(
-            component=component,
+            component=name,
             desired=workload.get("spec", {}).get("replicas", 1),
             ready=workload.get("status", {}).get("readyReplicas", 0),
             tags=tuple(sorted({split_ref(container["image"])[1]
                                for pod in pods for container in pod["spec"]["containers"]
-                               if container["name"] == component})),
-            source_tag=source_tags.get(component, ""),
+                               if container["name"] == name})),
+            source_tag=source_tags.get(name, ""),
             restarts=sum(status.get("restartCount", 0) for status in containers),
             rollout_age=newest_age([item for item in mine if item["kind"] == WORKLOADS[workload["kind"]]], now),
         ))

@@ -39,6 +39,13 @@ def test_minikube_driver():
     ("registry", "", "linux", "point todo.local at the ingress controller's address"),
 ])
 def test_access_is_driver_aware(make_context, provider, driver, platform, expected):
-    lines = access_lines(resolve(make_context(provider=provider)), ["todo.local"], driver, platform)
+    lines = access_lines(resolve(make_context(provider=provider)), ["todo.local"], 3000, driver, platform)
     assert "invoke app.port-forward" in lines[0] and expected in lines[1]
-    assert access_lines(resolve(make_context(provider=provider)), [], driver, platform) == lines[:1]
+    assert access_lines(resolve(make_context(provider=provider)), [], 3000, driver, platform) == lines[:1]
+
+
+@pytest.mark.parametrize(("port", "opened"), [
+    (3000, "open http://127.0.0.1:3000"), (8080, "open http://127.0.0.1:8080"), (None, "open the address it prints")])
+def test_port_forward_opens_the_frontend_services_port(make_context, port, opened):
+    assert access_lines(resolve(make_context()), [], port) == [
+        f"any cluster: `invoke app.port-forward --context minikube`, then {opened}"]

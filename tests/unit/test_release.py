@@ -1,12 +1,13 @@
 """The release's objects: k8s/ when it fits the configuration, else the chart rendered with the suite's values."""
 import pytest
+import yaml
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import ENV, chart_render, line, not_found, project, secret_answer
+from tests.unit.fixtures import ENV, REPO, chart_render, line, not_found, project, secret_answer
 from todoops.config import resolve
 from todoops.images import planned_images
 from todoops.release import (external_images, ingress_hosts, load_manifests, release_objects, secret_checksum,
-                             suite_values, unserved_classes, with_release)
+                             service_port, suite_values, unserved_classes, with_release)
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
@@ -69,6 +70,15 @@ def test_any_other_release_secret_values_or_helm_render_the_chart_with_the_suite
     assert {obj["metadata"]["labels"]["app.kubernetes.io/instance"] for obj in objects} == {cfg.release}
     assert f"existingSecret={cfg.secret_name}" in template_line(cfg)
     assert all(f"--values {tmp_path}/{path}" in template_line(cfg) for path in config.get("chart_values", []))
+
+
+def test_a_services_port_is_the_one_the_chart_gives_its_component(tmp_path):
+    project(tmp_path)
+    values = yaml.safe_load((REPO / "helm" / "todo-app" / "values.yaml").read_text())
+    objects = load_manifests(tmp_path / "k8s")
+    assert service_port(objects, "frontend") == values["frontend"]["port"]
+    assert service_port(objects, "backend") == values["backend"]["port"]
+    assert service_port(objects, "mailer") is None
 
 
 def test_an_ingress_is_served_only_by_a_controller_of_its_class():

@@ -9,8 +9,8 @@ from tests.unit.fixtures import line, ok, preflight_ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.images import planned_images
+from todoops.kubectl import COMPONENT_LABEL as COMPONENT
 from todoops.report import Report
-from todoops.status import COMPONENT_LABEL as COMPONENT
 from todoops.status import ComponentStatus, age, component_statuses, show, status
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)

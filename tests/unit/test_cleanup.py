@@ -244,7 +244,7 @@ def test_local_images_on_request(make_context):
     assert commands[-2:] == [remove, DELETE_NAMESPACE]
 
 
-# -- Exactly the images the suite loaded, failures reported (issue 15 #9).
+# -- Exactly the images the suite loaded leave the node, and a removal the node refuses fails clean.
 
 MINIKUBE = ["minikube", "-p", "minikube"]
 MINIKUBE_IMAGES = line([*MINIKUBE, "image", "ls", "--format", "json"])

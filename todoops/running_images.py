@@ -19,6 +19,7 @@ from .config import Settings
 from .errors import ExitCode
 from .images import BuiltImage, inspected, planned_images
 from .kubectl import component
+from .refs import split_ref
 from .rollout import statefulset_of
 
 # Image size budgets: a bigger image takes longer on every node's first pull.
@@ -63,7 +64,7 @@ def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
     # The runtime names an image by any tag it carries on the node, and one build can carry several
     # (two content tags whose sources differ only in what the image leaves out, a copy pulled from
     # the registry); each run tag ends with the image's ID, though.
-    name, _, tag = reported.rpartition(":")
+    name, tag = split_ref(reported)
     short_id = image.run_tag.removeprefix(image.tag)
     ours = named_as(name, image.repository)
     return not (ours and (tag == image.run_tag or (short_id and tag.endswith(short_id))))

@@ -6,7 +6,8 @@ import pytest
 
 from tests.unit.fixtures import failed, fixture, line, ok
 from todoops.images import BuiltImage
-from todoops.running_images import image_checks, named_as, size_checks, statefulset_image_checks, with_pushed_digests
+from todoops.running_images import (image_checks, named_as, runs_other_image, size_checks, statefulset_image_checks,
+                                    with_pushed_digests)
 
 BACKEND = BuiltImage("backend", "todo-backend", "3b8e1f0c9a7d", "todo-backend", "sha256:aa", 197_000_000)
 
@@ -93,3 +94,13 @@ def test_another_tag_of_the_same_build_is_the_same_image():
     assert image_checks([pod], [built])[0].status == "ok"
     status.update(imageID="sha256:" + "e" * 64)
     assert image_checks([pod], [built])[0].status == "fail"
+
+
+@pytest.mark.parametrize(("reported", "other"), [
+    (f"localhost:5001/todo-backend:{BACKEND.run_tag}", False),
+    (f"docker.io/library/todo-backend:{BACKEND.run_tag}", False),
+    ("localhost:5001/todo-backend", True),
+    (f"localhost:5001/todo-frontend:{BACKEND.run_tag}", True),
+])
+def test_without_an_image_id_to_compare_the_reported_ref_must_be_our_repository_at_the_run_tag(reported, other):
+    assert runs_other_image({"image": reported, "imageID": ""}, BACKEND) is other

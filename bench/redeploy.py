@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from todoops.config import DEFAULTS, resolve  # noqa: E402
-from todoops.deploy import Deploy, deploy_release  # noqa: E402
+from todoops.deploy import deploy_release  # noqa: E402
 from todoops.kubectl import get_json, selector  # noqa: E402
 from todoops.report import Report  # noqa: E402
 
@@ -64,7 +64,7 @@ def timed_deploy(config: Config) -> tuple[float, list[str]]:
     c = CountingContext(config)
     cfg = resolve(c)
     started = time.monotonic()
-    deploy_release(c, cfg, Report(json_mode=True), Deploy())
+    deploy_release(c, cfg, Report(json_mode=True))
     return time.monotonic() - started, c.commands
 
 

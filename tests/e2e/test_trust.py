@@ -118,6 +118,7 @@ def suite_made(site: Site) -> Settings:
 
 def test_a_secret_behind_a_failing_read_is_never_regenerated(site):
     c, cfg = site.suite()
+    ensure_namespace(c, cfg)
     prepare(c, cfg, Report())
     generated = site.secret_data()
     with faults.faulty_api(site.kubeconfig, site.context, site.folder) as (api, kubeconfig):
@@ -135,6 +136,7 @@ def test_a_secret_behind_a_failing_read_is_never_regenerated(site):
 
 def test_a_secret_the_user_may_not_read_is_never_regenerated(site):
     c, cfg = site.suite()
+    ensure_namespace(c, cfg)
     prepare(c, cfg, Report())
     generated = site.secret_data()
     restricted = faults.restricted_kubeconfig(site.kubeconfig, site.context, site.namespace, site.folder)

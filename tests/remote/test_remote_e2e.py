@@ -111,7 +111,7 @@ def test_deploy_dry_run_over_ssh_changes_nothing(e2e_cluster, cluster_sshd, kube
     settings = {**e2e_settings(e2e_cluster, cluster_sshd, remote_dir, name), "env_file": str(env_file)}
     cfg = replace(resolve(Context(config=context_config(ROOT, **settings))), dry_run=True)
     with remote.on_host(Context(), cfg) as c:
-        deploy.deploy_release(c, cfg, Report(), deploy.Deploy())
+        deploy.deploy_release(c, cfg, Report())
     err = capfd.readouterr().err
     assert f"[{cluster_sshd.target}] [dry-run] kubectl --context" in err
     assert not kube.run("get", "namespace", name, "--ignore-not-found", "-o", "name").strip()

@@ -24,11 +24,12 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import failed, ok, project
 from todoops.checks import show
 from todoops.config import DEFAULTS, SCHEMA, check_project_file, env_name, leaves, resolve
+from todoops.env_keys import KEYS
 from todoops.errors import ExitCode
 from todoops.preflight import source_checks
 from todoops.redaction import REDACTOR
 from todoops.report import Report
-from todoops.secrets import KEYS, prepare
+from todoops.secrets import prepare
 
 SEED = int(os.environ.get("TODOOPS_FUZZ_SEED", "20261201"))
 CASES = int(os.environ.get("TODOOPS_FUZZ_CASES", "150"))

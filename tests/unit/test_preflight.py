@@ -289,16 +289,16 @@ def test_doctor_without_a_cluster_still_checks_what_it_can(make_context, tmp_pat
 
 
 def test_a_plain_deploy_after_cluster_up_targets_the_current_kind_cluster(make_context, tmp_path):
-    from tests.unit.test_deploy import PROVIDERS, answers
-    from todoops.deploy import Deploy, deploy_release
+    from tests.unit.fixtures.deploy import PROVIDERS, answers
+    from todoops.deploy import deploy_release
 
     project(tmp_path)
     named = {**PROVIDERS["kind"], "method": "kubectl", "build_jobs": 1}
     explicit = make_context(answers(tmp_path, resolve(make_context(**named)), first=True), **named)
-    deploy_release(explicit, resolve(explicit), Report(), Deploy())
+    deploy_release(explicit, resolve(explicit), Report())
     table = {**answers(tmp_path, resolve(make_context(**named)), first=True), CURRENT: ok("kind-dev\n")}
     plain = make_context(table, **{**named, "context": "", "provider": ""})
-    deploy_release(plain, resolve(plain), Report(), Deploy())
+    deploy_release(plain, resolve(plain), Report())
     assert commands_run(plain) == [CURRENT, *commands_run(explicit)]
 
 

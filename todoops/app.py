@@ -7,13 +7,13 @@ import re
 
 from invoke import Context, task
 
-from .commands import NotStarted, echo, run
+from .commands import echo, run
 from .config import COMPONENT, COUNT, PORT, SERVICE, Settings, context_help, read_flag, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
 from .kubectl import COMPONENT_LABEL, get_json, kubectl, said, selector
 from .preflight import require_cluster
-from .processes import Stopped, serve
+from .processes import NotStarted, Stopped, serve
 
 
 def component_selector(cfg: Settings, component: str) -> str:

@@ -1,4 +1,4 @@
-"""Commands that outlive one call: run side by side and stopped together, or served until the task is stopped.
+"""Commands that outlive one call: side by side and stopped together, beside a block, or served until stopped.
 
 Each still goes through the invoke Context (``asynchronous=True``), so a
 MockContext or a fabric Connection stands in unchanged; a Context that answers
@@ -14,12 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from invoke import Context, Result
 from invoke.runners import Promise
+from invoke.watchers import StreamWatcher
 
-from .commands import Argv, _started
+from .commands import Argv, command_line
+from .redaction import REDACTOR
 
 
 class Together:
@@ -128,6 +131,86 @@ def side_by_side(c: Context) -> Iterator[Together]:
         raise
 
 
+class NotStarted(Exception):
+    """A background command exited, or never printed what it prints when ready."""
+
+
+class _Ready:
+    """What a background command has printed so far that says it is ready (shared across threads)."""
+
+    def __init__(self, pattern: re.Pattern) -> None:
+        self.pattern = pattern
+        self.match: re.Match | None = None
+        self.seen = threading.Event()
+
+
+class _ReadyWatcher(StreamWatcher):
+    """invoke's hook into a running command's output: notes the first complete line matching.
+
+    A StreamWatcher is thread-local (invoke builds it again in each output thread),
+    so what it finds lives in the shared ``_Ready``. Only complete lines count: the
+    output arrives in arbitrary chunks, and "port 80" may be the start of "port 8001".
+    """
+
+    def __init__(self, ready: _Ready) -> None:
+        super().__init__()
+        self.ready = ready
+
+    def submit(self, stream: str) -> list[str]:
+        # stdout's and stderr's threads both call this: only a match is ever stored.
+        match = None if self.ready.seen.is_set() else self.ready.pattern.search(stream[:stream.rfind("\n") + 1])
+        if match:
+            self.ready.match = match
+            self.ready.seen.set()
+        return []
+
+
+@dataclass
+class _Started:
+    """A long-lived command once ready: its ready match, and its Result once it has ended."""
+
+    match: re.Match
+    running: Result
+    result: Result | None = None
+
+
+@contextmanager
+def _started(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> Iterator[_Started]:
+    found = _Ready(ready)
+    # exec: the shell becomes the command, so stopping the shell's process stops the command.
+    running = c.run("exec " + command_line(command), asynchronous=True, hide=True, warn=True, in_stream=False,
+                    watchers=[_ReadyWatcher(found)])
+    started, result = None, running
+    try:
+        match = _wait_until_ready(found, running, timeout)
+        if match:
+            started = _Started(match, running)
+            yield started
+    finally:
+        if isinstance(running, Promise):
+            result = _stop(running)
+        if started:
+            started.result = result
+    if not started:
+        said = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}").splitlines()[-1]
+        raise NotStarted(REDACTOR(f"{command_line(command)} did not get ready (waited up to {timeout:.0f}s): "
+                                  f"{said[:200]}"))
+
+
+@contextmanager
+def background(c: Context, command: Argv, ready: re.Pattern, timeout: float) -> Iterator[re.Match]:
+    """Run a long-lived command (a proxy) while the block runs; yield the match of ``ready`` in its output.
+
+    Waits until the command prints something matching ``ready`` and stops it when
+    the block ends, however it ends. Raises ``NotStarted``, with the command's last
+    output line, when it exits or stays unready for ``timeout`` seconds. Output is
+    captured, never shown. A Context that hands back a finished Result instead of a
+    running command (a MockContext, invoke's own dry run) has printed all it will.
+    """
+    with _started(c, command, ready, timeout) as started:
+        yield started.match
+
+
 # What ends a task that serves until stopped: Ctrl-C, ``kill`` and a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -166,3 +249,20 @@ def serve(c: Context, command: Argv, ready: re.Pattern, timeout: float,
             signal.signal(signum, handler)
 
 
+def _wait_until_ready(found: _Ready, running: Result, timeout: float) -> re.Match | None:
+    """The ready match, or None once the command has exited or the time is up."""
+    if not isinstance(running, Promise):
+        _ReadyWatcher(found).submit(running.stdout)
+        return found.match
+    deadline = time.monotonic() + timeout
+    while not found.seen.wait(0.05):
+        if running.runner.process_is_finished or time.monotonic() > deadline:
+            return None
+    return found.match
+
+
+def _stop(running: Promise) -> Result:
+    # Only a live process is killed: once reaped, its pid may already belong to another one.
+    if not running.runner.process_is_finished:
+        running.runner.kill()
+    return running.join()

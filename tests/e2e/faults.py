@@ -25,7 +25,7 @@ from pathlib import Path
 
 from invoke import Context
 
-from todoops.commands import background
+from todoops.processes import background
 
 # Not forwarded: they describe one hop, not the request.
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}

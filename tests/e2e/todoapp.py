@@ -9,7 +9,7 @@
   cluster and at one namespace through ``INVOKE_TODOOPS_*`` variables.
   Edits for a test happen in the copy: the real working tree is never touched.
 - ``port_forward``: ``kubectl port-forward`` on 127.0.0.1, the local port
-  kubectl chose, stopped on exit (the suite's own ``commands.background``).
+  kubectl chose, stopped on exit (the suite's own ``processes.background``).
 - ``Traffic``: a bounded HTTP client at a fixed rate that records every failure.
 - ``TodoClient``: register/log in/add tasks through the frontend's /api proxy.
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from invoke import Config, Context
 
-from todoops.commands import background
+from todoops.processes import background
 from todoops.config import DEFAULTS, Settings, env_name, resolve
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,14 +1,10 @@
-import os
-import re
 import sys
 import threading
-import time
 
-import pytest
 from invoke import Config, Context, Result
 
 from tests.conftest import commands_run
-from todoops.commands import NotStarted, background, command_line, pipe, probe, run
+from todoops.commands import command_line, pipe, probe, run
 from todoops.redaction import REDACTOR
 
 SECRET = "hunter2-very-secret-value"
@@ -86,73 +82,6 @@ def test_probes_keep_stdout_and_stderr_apart_under_invoke_pty():
     pty_context = Context(Config(overrides={"run": {"pty": True}}))
     result = probe(pty_context, [sys.executable, "-c", "import sys; print('{}'); print('NotFound', file=sys.stderr)"])
     assert (result.stdout, result.stderr) == ("{}\n", "NotFound\n")
-
-
-READY = re.compile(r"serving on port (?P<port>\d+)")
-
-
-def _server_script(before_ready: str = "") -> list[str]:
-    """A tiny long-lived program: prints its pid and a ready line, then waits to be stopped."""
-    return [sys.executable, "-c", "import os, sys, time; " + before_ready
-            + "print('pid', os.getpid(), 'serving on port 4242', flush=True); time.sleep(60)"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _pid(match: re.Match) -> int:
-    return int(match.string[match.string.index("pid ") + 4:].split()[0])
-
-
-def test_background_yields_the_ready_match_and_stops_the_command_after_the_block():
-    with background(Context(), _server_script(), READY, timeout=20) as match:
-        assert match["port"] == "4242"
-        pid = _pid(match)
-        assert _alive(pid)
-    assert not _alive(pid)
-
-
-def test_background_reads_only_complete_lines():
-    script = [sys.executable, "-c", "import sys, time; print('serving on port 80', end='', flush=True); "
-              "time.sleep(0.5); print('01', flush=True); time.sleep(60)"]
-    with background(Context(), script, READY, timeout=20) as match:
-        assert match["port"] == "8001"
-
-
-def test_background_stops_the_command_when_the_block_fails():
-    with pytest.raises(RuntimeError), background(Context(), _server_script(), READY, timeout=20) as match:
-        pid = _pid(match)
-        raise RuntimeError("the work inside failed")
-    assert not _alive(pid)
-
-
-def test_background_command_that_exits_first_is_not_started_and_says_why():
-    REDACTOR.add(SECRET)
-    script = [sys.executable, "-c", f"import sys; sys.exit('error: no context {SECRET}')"]
-    with pytest.raises(NotStarted) as error, background(Context(), script, READY, timeout=20):
-        pytest.fail("the block must not run")
-    assert "did not get ready" in str(error.value) and "error: no context ***" in str(error.value)
-
-
-def test_background_command_that_stays_silent_is_stopped_after_the_timeout():
-    started = time.monotonic()
-    with pytest.raises(NotStarted, match=r"waited up to 1s"), \
-            background(Context(), _server_script("time.sleep(30); "), READY, timeout=1):
-        pytest.fail("the block must not run")
-    assert time.monotonic() - started < 10
-
-
-def test_background_on_a_mock_context_reads_the_finished_output(make_context):
-    argv = ["kubectl", "proxy", "--port", "0"]
-    c = make_context({"exec kubectl proxy --port 0": Result(stdout="serving on port 8001\n")})
-    with background(c, argv, READY, timeout=1) as match:
-        assert match["port"] == "8001"
-    assert commands_run(c) == ["exec kubectl proxy --port 0"]
 
 
 def test_a_secret_split_across_chunks_never_shows_and_parallel_lines_stay_whole(capfd):

@@ -1,4 +1,5 @@
-"""``todoops.processes``: a served command ends with the task, whichever stop signal the task gets."""
+"""``todoops.processes``: a background command lives as long as its block, a served one as long as its task."""
+import os
 import re
 import signal
 import subprocess
@@ -6,11 +7,15 @@ import sys
 import time
 
 import pytest
-from invoke import Context
+from invoke import Context, Result
 
+from tests.conftest import commands_run
 from tests.unit.fixtures import REPO
-from todoops.commands import NotStarted
-from todoops.processes import STOP_SIGNALS, Stopped, serve
+from todoops.processes import STOP_SIGNALS, NotStarted, Stopped, background, serve
+from todoops.redaction import REDACTOR
+
+# Only its masked spelling may show in what a command that failed to start said.
+SECRET = "hunter2-very-secret-value"
 
 READY = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+) pid (\d+)$", re.MULTILINE)
 CHILD = "import os, time; print(f'Forwarding from 127.0.0.1:4242 pid {os.getpid()}', flush=True); time.sleep(60)"
@@ -75,3 +80,70 @@ def test_a_command_that_never_gets_ready_is_not_started_and_nothing_is_announced
 
 def test_stopped_names_the_signal():
     assert str(Stopped(signal.SIGTERM)) == "SIGTERM" and Stopped(signal.SIGHUP).signum == signal.SIGHUP
+
+
+SERVING = re.compile(r"serving on port (?P<port>\d+)")
+
+
+def _server_script(before_ready: str = "") -> list[str]:
+    """A tiny long-lived program: prints its pid and a ready line, then waits to be stopped."""
+    return [sys.executable, "-c", "import os, sys, time; " + before_ready
+            + "print('pid', os.getpid(), 'serving on port 4242', flush=True); time.sleep(60)"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _pid(match: re.Match) -> int:
+    return int(match.string[match.string.index("pid ") + 4:].split()[0])
+
+
+def test_background_yields_the_ready_match_and_stops_the_command_after_the_block():
+    with background(Context(), _server_script(), SERVING, timeout=20) as match:
+        assert match["port"] == "4242"
+        pid = _pid(match)
+        assert _alive(pid)
+    assert not _alive(pid)
+
+
+def test_background_reads_only_complete_lines():
+    script = [sys.executable, "-c", "import sys, time; print('serving on port 80', end='', flush=True); "
+              "time.sleep(0.5); print('01', flush=True); time.sleep(60)"]
+    with background(Context(), script, SERVING, timeout=20) as match:
+        assert match["port"] == "8001"
+
+
+def test_background_stops_the_command_when_the_block_fails():
+    with pytest.raises(RuntimeError), background(Context(), _server_script(), SERVING, timeout=20) as match:
+        pid = _pid(match)
+        raise RuntimeError("the work inside failed")
+    assert not _alive(pid)
+
+
+def test_background_command_that_exits_first_is_not_started_and_says_why():
+    REDACTOR.add(SECRET)
+    script = [sys.executable, "-c", f"import sys; sys.exit('error: no context {SECRET}')"]
+    with pytest.raises(NotStarted) as error, background(Context(), script, SERVING, timeout=20):
+        pytest.fail("the block must not run")
+    assert "did not get ready" in str(error.value) and "error: no context ***" in str(error.value)
+
+
+def test_background_command_that_stays_silent_is_stopped_after_the_timeout():
+    started = time.monotonic()
+    with pytest.raises(NotStarted, match=r"waited up to 1s"), \
+            background(Context(), _server_script("time.sleep(30); "), SERVING, timeout=1):
+        pytest.fail("the block must not run")
+    assert time.monotonic() - started < 10
+
+
+def test_background_on_a_mock_context_reads_the_finished_output(make_context):
+    argv = ["kubectl", "proxy", "--port", "0"]
+    c = make_context({"exec kubectl proxy --port 0": Result(stdout="serving on port 8001\n")})
+    with background(c, argv, SERVING, timeout=1) as match:
+        assert match["port"] == "8001"
+    assert commands_run(c) == ["exec kubectl proxy --port 0"]

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from invoke import Context
 
 from .checks import Check, ok
-from .commands import NotStarted, background
+from .processes import NotStarted, background
 from .config import Settings
 from .errors import ExitCode, fail
 from .kubectl import kubectl

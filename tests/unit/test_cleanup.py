@@ -1,3 +1,4 @@
+"""`invoke clean` against a strict MockContext: what it removes, in which order, and what it keeps and why."""
 import json
 
 import pytest
@@ -5,88 +6,24 @@ from invoke import Exit
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import failed, line, not_found, ok, project, release_not_found
+from tests.unit.fixtures.cleanup import (CONFIG, CTR, DELETE_NAMESPACE, DELETE_OBJECTS, DISCOVER, EVERYTHING, IMAGES,
+                                         KINDS, KUBECTL, LABELS, NAMESPACE, PODS, REMOVE_IMAGES, clean, deployed,
+                                         listing, thing)
 from todoops.cleanup import clean_release
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.loaded import record, record_path, recorded
 from todoops.report import Report
 
-KUBECTL = ["kubectl", "--context", "todoops-e2e", "--namespace", "todo-app"]
 HELM = ["helm", "--kube-context", "todoops-e2e", "--namespace", "todo-app"]
-LABELS = {"app.kubernetes.io/part-of": "todo-app", "app.kubernetes.io/instance": "todo-app"}
-# What `kubectl api-resources --verbs=list,delete --namespaced -o name` prints on a small cluster.
-KINDS = ("configmaps", "endpoints", "events", "persistentvolumeclaims", "pods", "secrets", "serviceaccounts",
-         "services", "controllerrevisions.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps",
-         "cronjobs.batch", "jobs.batch", "endpointslices.discovery.k8s.io", "events.events.k8s.io",
-         "ingresses.networking.k8s.io", "roles.rbac.authorization.k8s.io", "widgets.example.com")
-DISCOVER = line([*KUBECTL, "api-resources", "--verbs=list,delete", "--namespaced", "-o", "name"])
-# Events are nobody's objects: they are not even listed.
-EVERYTHING = line([*KUBECTL, "get", ",".join(sorted(k for k in KINDS if not k.startswith("events"))), "-o", "json"])
-NAMESPACE = line([*KUBECTL, "get", "namespace", "todo-app", "-o", "json"])
 METADATA = line([*HELM, "get", "metadata", "todo-app", "-o", "json"])
 UNINSTALL = line([*HELM, "uninstall", "todo-app", "--wait", "--timeout", "180s"])
-CTR = ["ctr", "--address", "/run/e2e/containerd.sock", "-n", "k8s.io"]
-IMAGES = line([*CTR, "images", "ls", "-q"])
-PODS = line(["kubectl", "--context", "todoops-e2e", "get", "pods", "--all-namespaces", "--no-headers", "-o",
-             "custom-columns=NAMESPACE:.metadata.namespace,IMAGES:.spec.containers[*].image"])
-CONFIG = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
-OURS = json.dumps({"metadata": {"labels": {"app.kubernetes.io/managed-by": "todoops"}}})
-
-
-def thing(kind: str, name: str, api: str = "v1", labels: dict | None = None, owner: str = "",
-          spec: dict | None = None) -> dict:
-    """One listed object; its uid is its kind and name, ``owner`` the uid of its owner."""
-    meta = {"name": name, "uid": f"{kind}/{name}", "labels": labels or {}}
-    if owner:
-        meta["ownerReferences"] = [{"uid": owner}]
-    return {"apiVersion": api, "kind": kind, "metadata": meta, **({"spec": spec} if spec else {})}
-
-
-RELEASE = [
-    thing("Ingress", "todo-app", "networking.k8s.io/v1", LABELS),
-    thing("Service", "todo-app-backend", labels=LABELS),
-    thing("Deployment", "todo-app-backend", "apps/v1", LABELS),
-    thing("Secret", "todo-app-secrets", labels=LABELS),
-]
-# What Kubernetes makes for those, and what every namespace has: none of it is foreign.
-MADE_FOR_IT = [
-    thing("ReplicaSet", "todo-app-backend-6f7d", "apps/v1", LABELS, owner="Deployment/todo-app-backend"),
-    thing("Pod", "todo-app-backend-6f7d-x1", labels=LABELS, owner="ReplicaSet/todo-app-backend-6f7d"),
-    thing("Endpoints", "todo-app-backend", labels=LABELS),
-    thing("EndpointSlice", "todo-app-backend-a1b2", "discovery.k8s.io/v1", owner="Service/todo-app-backend"),
-    thing("ConfigMap", "kube-root-ca.crt"),
-    thing("ServiceAccount", "default"),
-]
-# Foreground: the delete returns once the pods are gone too, so nothing labelled is left behind.
-DELETE_OBJECTS = line([*KUBECTL, "delete", "ingress.networking.k8s.io/todo-app", "service/todo-app-backend",
-                       "deployment.apps/todo-app-backend", "secret/todo-app-secrets", "--ignore-not-found",
-                       "--wait=true", "--cascade=foreground"])
-REMOVE_IMAGES = line([*CTR, "images", "rm", "docker.io/library/todo-backend:abc", "docker.io/library/todo-frontend:def"])
-DELETE_NAMESPACE = line([*KUBECTL, "delete", "namespace", "todo-app", "--ignore-not-found", "--wait=true"])
 
 
 @pytest.fixture(autouse=True)
 def suite_loaded(make_context):
     """The deploy before clean loaded the app's two images (postgres:15 was on the node already)."""
     record(resolve(make_context(**CONFIG)), ["todo-backend:abc", "todo-frontend:def"])
-
-
-def listing(*objects: dict) -> object:
-    return ok(json.dumps({"kind": "List", "items": list(objects)}))
-
-
-def deployed(*extra: dict, **overrides) -> dict:
-    return {DISCOVER: ok("\n".join(KINDS) + "\n"), EVERYTHING: listing(*RELEASE, *MADE_FOR_IT, *extra),
-            NAMESPACE: ok(OURS),
-            IMAGES: ok("docker.io/library/todo-backend:abc\ndocker.io/library/todo-frontend:def\n"
-                       "docker.io/library/postgres:15\n"), DELETE_OBJECTS: ok(), REMOVE_IMAGES: ok(),
-            DELETE_NAMESPACE: ok(), PODS: ok("todo-app   todo-backend:abc,todo-frontend:def\n"), **overrides}
-
-
-def clean(make_context, answers: dict, capsys=None, **flags) -> tuple[list[str], str]:
-    c = make_context(answers, **CONFIG)
-    clean_release(c, resolve(c, dry_run=flags.pop("dry_run", False)), Report(), **{"yes": True, **flags})
-    return commands_run(c), capsys.readouterr().out if capsys else ""
 
 
 def test_removes_labelled_objects_images_and_our_namespace_in_reverse_order(make_context):

@@ -1,45 +1,15 @@
-import base64
 import json
-from dataclasses import replace
 
 import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, fixture, http_lines, line, ok, preflight_ok, project, release, top_answer
-from todoops.config import resolve
+from tests.unit.fixtures import failed, fixture, line, ok
+from tests.unit.fixtures.validate import (CLASSES, CLUSTER_PASSWORD, DATABASE_URL, HTTP, KUBECTL, LOGS, OBJECTS,
+                                         SELECTOR, healthy_answers)
 from todoops.errors import ExitCode
-from todoops.images import BuiltImage, planned_images
 from todoops.validate import (endpoint_checks, exit_code, ingress_checks, log_check, ready_time_check, restart_checks,
                               validate, waiting_checks, workload_checks)
-
-KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
-SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
-OBJECTS = line([*KUBECTL, "get", "deployments,statefulsets,pods,services,endpointslices,ingresses", "-l", SELECTOR,
-                "-o", "json"])
-LOGS = line([*KUBECTL, "logs", "-l", SELECTOR, "--all-containers", "--prefix", "--tail=200", "--max-log-requests=20"])
-CLASSES = line([*KUBECTL, "get", "ingressclasses", "-o", "name"])
-HTTP = http_lines(KUBECTL)
-GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
-TOP = line([*KUBECTL, "top", "pods", "-l", SELECTOR, "--containers", "--no-headers"])
-# Only the cluster knows it (generated there, absent from .env): a pod that logs its connection string shows it.
-CLUSTER_PASSWORD = "Gen3rated-in-the-cluster-Zq81x"
-DATABASE_URL = f"postgresql://todo:{CLUSTER_PASSWORD}@todo-app-postgresql:5432/todo"
-
-
-def healthy_answers(tmp_path, make_context) -> tuple[dict, list[BuiltImage]]:
-    project(tmp_path)
-    images = planned_images(resolve(make_context()))
-    inspect = {line(["docker", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image.ref]): ok("sha256:zz 99")
-               for image in images}
-    secret = {"data": {key: base64.b64encode(value.encode()).decode()
-                       for key, value in {"POSTGRES_PASSWORD": CLUSTER_PASSWORD, "DATABASE_URL": DATABASE_URL}.items()}}
-    objects = release([replace(image, image_id="sha256:zz") for image in images])
-    answers = {**preflight_ok(), **inspect, GET_SECRET: ok(json.dumps(secret)),
-               OBJECTS: ok(json.dumps(objects)), TOP: top_answer(objects),
-               LOGS: ok("INFO started\n"),
-               CLASSES: ok("ingressclass.networking.k8s.io/nginx\n"), **{command: ok("ok") for command in HTTP}}
-    return answers, images
 
 
 def test_healthy_release_exits_zero_with_every_check_in_json(make_context, tmp_path, capsys):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.todoapp import Cluster, ClusterUnavailable, kind_cluster, sh
+from tests.e2e.todoapp import Cluster, ClusterUnavailable, Project, kind_cluster, new_namespace, sh
 
 TEST_LABEL = {"app.kubernetes.io/managed-by": "todoops-e2e-tests"}
 # Built locally by `invoke images.bases`, loaded into every node once per session.
@@ -95,3 +95,11 @@ def pristine(tmp_path_factory):
     from tests.e2e.todoapp import pristine_copy
 
     return pristine_copy(tmp_path_factory.mktemp("pristine"))
+
+
+@pytest.fixture(scope="module")
+def app(e2e_cluster, pristine, tmp_path_factory):
+    """A project copy of the module's own, and its namespace (not created yet); removed afterwards."""
+    project = Project.create(tmp_path_factory.mktemp("app"), new_namespace(), e2e_cluster, source=pristine)
+    yield project
+    project.remove()

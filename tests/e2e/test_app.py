@@ -30,14 +30,6 @@ DATA = ("persisted across pod deletion", "and this one too")
 
 
 @pytest.fixture(scope="module")
-def app(e2e_cluster, pristine, tmp_path_factory):
-    """The project copy all kubectl-method tests share, and its namespace (not created yet)."""
-    project = Project.create(tmp_path_factory.mktemp("app"), new_namespace(), e2e_cluster, source=pristine)
-    yield project
-    project.remove()
-
-
-@pytest.fixture(scope="module")
 def user(app) -> dict:
     """The user whose tasks must survive everything (filled in by test 1)."""
     return {}

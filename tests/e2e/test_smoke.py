@@ -13,7 +13,6 @@ import json
 
 import pytest
 
-from tests.e2e.test_app import app  # noqa: F401 (the fixture: a project copy with a namespace of its own)
 from tests.e2e.todoapp import BACKEND, DATABASE, FRONTEND, Project, Run
 
 pytestmark = pytest.mark.e2e

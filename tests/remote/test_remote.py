@@ -1,10 +1,6 @@
 """todoops.remote against a real sshd (see conftest.py): commands, sync, secrets, bad input."""
 import base64
 import hashlib
-import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,22 +8,13 @@ import pytest
 from invoke import Context, Exit
 
 from tests.remote.conftest import keygen
+from tests.remote.observed import SECRET, process_snapshots, tree
 from todoops import remote
 from todoops.remote.hosts import each_host
 from todoops.remote.sync import SYNC_MANIFEST, SyncPlan, sync
 from todoops.commands import probe, run
 from todoops.errors import ExitCode
 from todoops.redaction import REDACTOR, spellings
-
-SECRET = "s3cr3t-Value-that-must-never-leak-42"
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its content (empty when the folder does not exist)."""
-    if not folder.exists():
-        return {}
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-
 
 def test_commands_run_over_ssh_with_the_host_before_every_line(sshd, settings_for, capfd):
     cfg = settings_for(sshd)
@@ -91,26 +78,6 @@ def test_a_dry_run_changes_nothing_on_the_remote(sshd, settings_for, project, re
         probe(c, ["ls", str(project / "backend")])
     assert not remote_dir.exists()
     assert "8 file(s) would be sent" in capfd.readouterr().err
-
-
-@contextmanager
-def process_snapshots() -> Iterator[list[str]]:
-    """The machine's process list (every command line), taken every 20 ms while the block runs."""
-    found: list[str] = []
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            found.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
-            stop.wait(0.02)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        yield found
-    finally:
-        stop.set()
-        watcher.join()
 
 
 def test_secrets_travel_on_ssh_stdin_only(sshd, settings_for, project, remote_dir, capfd):

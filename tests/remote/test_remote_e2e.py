@@ -18,7 +18,7 @@ from tests.conftest import context_config
 from tests.e2e.conftest import e2e_cluster, kube, namespace  # noqa: F401 (fixtures)
 from tests.e2e.todoapp import tool_path
 from tests.remote.conftest import ssh_settings, start_sshd, stop
-from tests.remote.test_remote import SECRET, process_snapshots, tree
+from tests.remote.observed import SECRET, process_snapshots, tree
 from todoops import preflight, remote, secrets
 from todoops.config import resolve
 from todoops.redaction import spellings

@@ -15,7 +15,7 @@ from todoops.errors import ExitCode
 from todoops.loaded import record, record_path, recorded
 from todoops.report import Report
 
-HELM = ["helm", "--kube-context", "todoops-e2e", "--namespace", "todo-app"]
+HELM = ["helm", "--kube-context", "microk8s", "--namespace", "todo-app"]
 METADATA = line([*HELM, "get", "metadata", "todo-app", "-o", "json"])
 UNINSTALL = line([*HELM, "uninstall", "todo-app", "--wait", "--timeout", "180s"])
 

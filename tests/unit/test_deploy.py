@@ -74,7 +74,7 @@ def test_dry_run_changes_nothing_and_prints_the_plan(make_context, tmp_path, cap
     log = commands_run(deployed(make_context, tmp_path, "containerd", "helm", first=True, dry_run=True))
     assert not [command for command in log if "upgrade" in command or "apply" in command or "import" in command]
     err = capsys.readouterr().err
-    assert "[dry-run] helm --kube-context todoops-e2e --namespace todo-app upgrade --install" in err
+    assert "[dry-run] helm --kube-context microk8s --namespace todo-app upgrade --install" in err
     assert "[dry-run] env DOCKER_BUILDKIT=0 docker build" in err
 
 

@@ -146,7 +146,7 @@ def test_build_in_minikube_uses_its_docker_daemon(make_context, tmp_path):
     assert commands_run(c) == [docker_env, *in_minikube, *(tagged(ref, "sha256:x", env) for ref in images.values())]
 
 
-CONTAINERD = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+CONTAINERD = {"context": "microk8s", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
 CTR = ["ctr", "--address", "/run/e2e/containerd.sock", "-n", "k8s.io"]
 
 

@@ -9,7 +9,7 @@ from todoops.loaded import forget, record, record_path, recorded
 from todoops.report import Report
 
 CTR = ["ctr", "--address", "/run/c.sock", "-n", "k8s.io"]
-CONTAINERD = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/c.sock"}}
+CONTAINERD = {"context": "microk8s", "provider": "containerd", "containerd": {"address": "/run/c.sock"}}
 
 
 def test_the_record_is_per_release_normalized_and_survives_a_bad_file(make_context):

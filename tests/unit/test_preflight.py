@@ -14,7 +14,7 @@ from todoops.report import Report
 from todoops.status import status as k8s_status
 from todoops.validate import validate
 
-E2E = {"context": "todoops-e2e", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
+E2E = {"context": "microk8s", "provider": "containerd", "containerd": {"address": "/run/e2e/containerd.sock"}}
 def KIND_NODES(name):  # noqa: N802 (reads like the constant command it is)
     return ["docker", "ps", "--all", "--filter", f"label=io.x-k8s.kind.cluster={name}", "--format",
             "{{.Names}} {{.State}}"]
@@ -47,13 +47,13 @@ def test_healthy_minikube_passes_and_reports_the_driver(make_context, tmp_path):
 
 def test_healthy_e2e_cluster_passes(make_context, tmp_path):
     project(tmp_path)
-    c = make_context(preflight_ok("todoops-e2e"), **E2E)
+    c = make_context(preflight_ok("microk8s"), **E2E)
     assert run_preflight(c) == ""
     assert line(["ctr", "--address", "/run/e2e/containerd.sock", "version"]) in commands_run(c)
 
 
 @pytest.mark.parametrize(("context", "local"), [
-    ("minikube", True), ("kind-dev", True), ("k3d-todo", True), ("docker-desktop", True), ("todoops-e2e", True),
+    ("minikube", True), ("kind-dev", True), ("k3d-todo", True), ("docker-desktop", True), ("microk8s", True),
     ("gke_prod_europe-west1_main", False), ("arn:aws:eks:eu-west-1:1:cluster/prod", False)])
 def test_local_context_patterns(make_context, context, local):
     assert looks_local(resolve(make_context(context=context))) is local
@@ -142,7 +142,7 @@ def test_minikube_stopped(make_context, tmp_path):
 
 def test_containerd_down_and_registry_without_address(make_context, tmp_path):
     project(tmp_path)
-    answers = preflight_ok("todoops-e2e")
+    answers = preflight_ok("microk8s")
     answers[line(["ctr", "--address", "/run/e2e/containerd.sock", "version"])] = failed()
     c = make_context(answers, **E2E)
     checks, _ = gather(c, resolve(c))
@@ -228,7 +228,7 @@ CURRENT = line(["kubectl", "config", "current-context"])
 @pytest.mark.parametrize(("context", "provider"), [
     ("kind-todo", "kind"), ("kind-dev", "kind"), ("minikube", "minikube"), ("k3d-todo", "k3d"),
     ("docker-desktop", "docker-desktop"), ("docker-for-desktop", "docker-desktop"),
-    ("todoops-e2e", None), ("gke_prod_europe-west1_main", None), ("todo", None)])
+    ("microk8s", None), ("gke_prod_europe-west1_main", None), ("todo", None)])
 def test_the_provider_a_context_name_implies(context, provider):
     assert provider_of(context) == provider
 
@@ -236,7 +236,7 @@ def test_the_provider_a_context_name_implies(context, provider):
 @pytest.mark.parametrize(("current", "provider", "expected"), [
     ("kind-todo", "", ("kind-todo", "current", "kind", "from context")),
     ("minikube", "", ("minikube", "current", "minikube", "from context")),
-    ("todoops-e2e", "containerd", ("todoops-e2e", "current", "containerd", "configured")),
+    ("microk8s", "containerd", ("microk8s", "current", "containerd", "configured")),
 ])
 def test_an_unconfigured_context_follows_the_kubeconfig(make_context, current, provider, expected):
     c = make_context({CURRENT: ok(f"{current}\n")}, context="", provider=provider)

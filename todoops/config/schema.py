@@ -38,7 +38,7 @@ SCHEMA = {
     "rollout_timeout": Key(SECONDS, 180),
     # Kube contexts that count as local; any other is refused unless --context names it.
     "local_contexts": Key(LIST, ("minikube", "kind-*", "k3d-*", "docker-desktop", "docker-for-desktop",
-                                 "rancher-desktop", "colima*", "orbstack", "microk8s", "todoops-e2e")),
+                                 "rancher-desktop", "colima*", "orbstack", "microk8s")),
     # The Secret prepare-secrets creates and the chart references (existingSecret).
     "secret_name": Key(OBJECT_NAME, "todo-app-secrets"),
     # Extra helm values files (relative to root), applied before the image tags.

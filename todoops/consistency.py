@@ -27,12 +27,13 @@ import yaml
 
 from .config import DEFAULTS, Settings
 from .pods import container_ports, containers, pod_labels, pod_spec, probe_ports, resolve_port, selects
+from .providers import LOCAL_POLICY, PROVIDERS
 from .refs import split_ref
 from .render import KubeObject, Rendered, read_manifests
 
-# Providers that put images straight into the node's image store: a pull would go
-# to a registry that never saw the image.
-LOADED_IMAGE_PROVIDERS = ("minikube", "kind", "k3d", "docker-desktop", "containerd")
+# Providers that put images straight into the node's image store (so their pods never pull): a pull
+# would go to a registry that never saw the image.
+LOADED_IMAGE_PROVIDERS = tuple(name for name, provider in PROVIDERS.items() if provider.pull_policy == LOCAL_POLICY)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,14 @@ def test_each_rule_names_the_file(manifests, dockerfiles, expected):
     assert findings(*manifests, dockerfiles=dockerfiles) == expected
 
 
+@pytest.mark.parametrize(("provider", "always_fails"), [
+    ("minikube", True), ("kind", True), ("k3d", True), ("docker-desktop", True), ("containerd", True),
+    ("registry", False), ("", False)])
+def test_always_pulling_fails_where_images_are_loaded_into_the_node(provider, always_fails):
+    found = findings(deployment(policy="Always"), service(), CONFIGMAP, provider=provider)
+    assert found == ({("deploy.yaml", "pull-policy")} if always_fails else set())
+
+
 def test_pull_policy_fits_the_provider():
     assert findings(deployment(policy="Always"), service(), CONFIGMAP, provider="registry") == set()
     assert findings(deployment(policy="Never"), service(), CONFIGMAP, provider="registry") == {

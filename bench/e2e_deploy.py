@@ -20,7 +20,7 @@ With ``--registry localhost:5001`` the suite deploys through the local registry
 (the registry provider: push once, each node pulls only the layers it lacks)
 instead of ``kind load``; the old way stays as it was.
 
-Targets (issue 11): no-change re-deploy < 2 s, one-service change < 15 s, cold
+Targets: no-change re-deploy < 2 s, one-service change < 15 s, cold
 deploy (images built) < 30 s. Prints every figure, each deploy's time per step
 and each target met or MISSED; exits 1 when one is missed.
 """

@@ -4,7 +4,7 @@ Runs against whatever cluster the project config points to (invoke.yaml and
 INVOKE_TODOOPS_* variables; without any, the kubeconfig's current context,
 e.g. kind-todo after `invoke cluster.up`, and the provider its name implies). It
 deploys once to converge, then deploys again and measures that second run.
-Target (issue 11): under 2 s, no build, no load, no restart (pod UIDs and restart counts
+Target: under 2 s, no build, no load, no restart (pod UIDs and restart counts
 unchanged). Prints JSON; exits 1 when a target is missed.
 
     python bench/redeploy.py [--method kubectl|helm] [--runs N]

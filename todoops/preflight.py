@@ -19,11 +19,11 @@ from .checks import Check, ok, require, show
 from .commands import probe
 from .config import PROVIDERS, Settings, context_help, resolve
 from .consistency import consistency_findings, images_of
+from .env_file import check_env
 from .errors import ExitCode
 from .providers import cluster_name, in_cluster_build, minikube, minikube_driver, minikube_profile, provider_for
 from .remote import checks_everywhere, task
 from .report import Report
-from .secrets import check_env
 from .tools import DOCKER_DAEMON_HINT, TOOLS, version_of
 
 # How each local cluster tool names the kube context it creates, first match wins.

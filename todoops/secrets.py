@@ -19,8 +19,8 @@ from invoke import Context
 
 from .commands import run
 from .config import Settings
-from .env_file import check_env, env_values, key_specs  # noqa: F401 (check_env: preflight imports it from here)
-from .env_keys import KEYS, KeySpec, register, value_problems  # noqa: F401 (KEYS: test_fuzz_inputs imports it from here)
+from .env_file import env_values, key_specs
+from .env_keys import KeySpec, register, value_problems
 from .errors import ExitCode, fail
 from .kubectl import get_json, kubectl, labels
 from .report import Report, as_done

@@ -1,4 +1,4 @@
-"""A rollout that cannot succeed, on the real cluster (issue 15 #5, #6, #7).
+"""A rollout that cannot succeed, on the real cluster.
 
 Each test deploys a project copy (the real CLI, kubectl method) into a namespace
 of its own, with one fault a user could make in the copy's manifests:

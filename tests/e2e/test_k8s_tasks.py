@@ -1,6 +1,6 @@
 """`invoke app.port-forward` and `invoke status` on the real cluster, in a uuid-named namespace.
 
-`port-forward`: the kubectl it starts dies with it, whatever stops it (issue 15 #10).
+`port-forward`: the kubectl it starts dies with it, whatever stops it.
 
 A background ``invoke app.port-forward`` stopped by ``kill`` (SIGTERM), a closed
 terminal (SIGHUP) or Ctrl-C (SIGINT) left ``kubectl port-forward`` running,

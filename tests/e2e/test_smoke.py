@@ -1,4 +1,4 @@
-"""`invoke validate --smoke` on the real cluster (issue 14).
+"""`invoke validate --smoke` on the real cluster.
 
 It passes on a fresh deploy, and fails with exit 6 naming the step when one of
 two backend pods has another JWT secret, when the frontend cannot reach the

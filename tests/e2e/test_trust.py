@@ -1,4 +1,4 @@
-"""Trust under faults, on the real cluster: no lost data, no destroyed foreign object (issue 12).
+"""Trust under faults, on the real cluster: no lost data, no destroyed foreign object.
 
 The suite's own steps run in this process on a real invoke Context whose
 commands reach the cluster: kubectl and helm with a kubeconfig of the test's

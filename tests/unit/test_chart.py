@@ -90,7 +90,7 @@ def test_a_failed_rollback_is_reported_as_failed(make_context):
     assert "rollback to revision 3 failed" in error.value.message and "rolled back to" not in error.value.message
 
 
-# -- Switching --method (issue 15 #2).
+# -- Switching --method.
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 OURS = {"app.kubernetes.io/part-of": "todo-app", "app.kubernetes.io/instance": "todo-app",

@@ -9,6 +9,7 @@ from todoops.cluster import binaries, components, node_image
 from todoops.cluster.components import DEBIAN, LABEL, NODE_FILES, PAUSE
 from todoops.config import resolve
 from todoops.errors import ExitCode
+from todoops.refs import image_name
 from todoops.report import Report
 
 VERSION = "v1.34.4"
@@ -166,7 +167,7 @@ def test_kubeadm_refs_skip_pause_which_containerd_names():
 
 
 def test_components_follow_the_official_image_layouts():
-    parts = {components.repository_name(part.ref): part
+    parts = {image_name(part.ref): part
              for part in components.components(components.kubeadm_refs(KUBEADM_LIST), VERSION)}
     assert parts["etcd"].source == "etcd@v3.6.5" and parts["etcd"].path == "/usr/local/bin/etcd"
     # kubeadm passes CoreDNS only args; metrics-server's manifest too.

@@ -313,7 +313,7 @@ def test_building_into_minikube_settles_the_provider_first(make_context, monkeyp
     assert [(cfg.context, cfg.provider) for cfg in built] == [("minikube", "minikube"), ("", "")]
 
 
-# -- A stopped cluster is not a missing context (issue 15 #1).
+# -- A stopped cluster is not a missing context.
 
 # What minikube v1.38.1 prints after `minikube stop`: the profile is still there, Status Stopped, and
 # `minikube stop` has taken its context out of the kubeconfig (get-contexts lists only the others).

@@ -14,6 +14,7 @@ from invoke import Context
 
 from ..commands import pipe, probe, run
 from ..errors import fail
+from ..refs import image_name
 from . import binaries
 from .binaries import GoBuild
 
@@ -50,11 +51,6 @@ def kubeadm_refs(listing: str) -> list[str]:
             if ref and "/pause:" not in ref]
 
 
-def repository_name(ref: str) -> str:
-    """``registry.k8s.io/coredns/coredns:v1.12.1`` -> ``coredns``."""
-    return ref.rsplit(":", 1)[0].rsplit("/", 1)[-1]
-
-
 # Images the node image ships beyond kubeadm's: storage (node/files/kind/manifests) and metrics.
 ADDON_REFS = (f"docker.io/rancher/local-path-provisioner:{binaries.LOCAL_PATH_VERSION}",
               f"registry.k8s.io/metrics-server/metrics-server:{binaries.METRICS_SERVER_VERSION}")
@@ -78,12 +74,12 @@ def components(refs: list[str], k8s_version: str) -> list[Component]:
     """What to build for each ref kubeadm wants, then the addons."""
     table = recipes(k8s_version)
     wanted = [*refs, *ADDON_REFS]
-    unknown = sorted({repository_name(ref) for ref in wanted} - set(table))
+    unknown = sorted({image_name(ref) for ref in wanted} - set(table))
     if unknown:
         fail(f"kubeadm asks for images this suite cannot build: {', '.join(unknown)}",
              "pick a kubernetes_version whose control plane matches todoops/cluster/components.py, "
              "or set cluster.node_image to a prebuilt node image")
-    return [Component(ref, *table[repository_name(ref)]) for ref in wanted]
+    return [Component(ref, *table[image_name(ref)]) for ref in wanted]
 
 
 def current(c: Context, component: Component) -> bool:
@@ -102,7 +98,7 @@ def import_changes(component: Component) -> list[str]:
 
 def build_scratch(c: Context, component: Component, cache: Path, work: Path, dry_run: bool) -> None:
     """A root holding only the binary, imported as the image."""
-    rootfs = work / repository_name(component.ref)
+    rootfs = work / image_name(component.ref)
     target = rootfs / component.path.lstrip("/")
     for argv in (["rm", "-rf", str(rootfs)], ["mkdir", "-p", str(target.parent)],
                  ["cp", str(component.build.folder(cache) / component.binary), str(target)]):

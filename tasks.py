@@ -3,12 +3,12 @@ from pathlib import Path
 
 from invoke import Collection
 
-from todoops import (app, bases, chart, cleanup, cluster, config, deploy, images, lint, manifests, preflight, render,
-                     rollout, status, suites, validate)
+from todoops import (app, bases, chart, cleanup, cluster, config, deploy, dev, images, lint, manifests, preflight,
+                     render, rollout, status, suites, validate)
 
 config.check_project_file(Path(__file__).parent)
 
-ns = Collection(deploy.deploy, validate.validate, deploy.prepare_secrets, cleanup.clean, preflight.doctor,
+ns = Collection(deploy.deploy, dev.dev, validate.validate, deploy.prepare_secrets, cleanup.clean, preflight.doctor,
                 status.status, suites.test)
 ns.add_collection(Collection.from_module(app))
 ns.add_collection(Collection("chart", chart.install_chart, render.render, lint.lint))

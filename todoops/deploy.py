@@ -4,7 +4,8 @@
 secrets -> build -> load -> apply (kubectl | helm) -> rollout -> verify, then a
 summary. Each step is a plain function that takes what it needs and returns what
 a later one uses (the release's objects, the built images, the helm revision to
-roll back to), timed as one line. Each step is idempotent and checks its own
+roll back to), timed as one line; ``roll_out`` (build -> load -> apply -> rollout)
+is also each cycle of `invoke dev`. Each step is idempotent and checks its own
 result, so an interrupted run (Ctrl-C) is finished by running it again; with
 nothing changed a re-run builds, loads and restarts nothing. prepare-secrets is
 the same guard, namespace and secrets steps alone. Both tasks live here, above
@@ -13,7 +14,8 @@ preflight reads .env through todoops.env_file); only the namespace step creates
 the namespace.
 """
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from invoke import Context
@@ -105,6 +107,24 @@ def summary(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltIma
                  "images": [{"ref": i.cluster_ref, "size": i.size, "built": i.built} for i in images]})
 
 
+def roll_out(c: Context, cfg: Settings, report: Report, objects: Sequence[dict], *, force: bool = False,
+             no_cache: bool = False, guard: Callable[[], AbstractContextManager] = nullcontext) -> list[BuiltImage]:
+    """build -> load -> apply -> rollout, each timed: what changed is built, loaded and rolled out, nothing else.
+
+    ``guard`` wraps the apply: `invoke dev` makes a stop signal wait until it is done (an apply cut
+    short may leave the release half-applied). Returns the images the release runs now.
+    """
+    with report.step("build"):
+        images = build(c, cfg, report, force=force, no_cache=no_cache)
+    with report.step("load"):
+        load_images(c, cfg, report, images, external_images(objects, images))
+    with guard(), report.step("apply"):
+        revision = apply_release(c, cfg, images, objects)
+    with report.step("rollout"):
+        wait_or_roll_back(c, cfg, report, revision)
+    return images
+
+
 def deploy_release(c: Context, cfg: Settings, report: Report, *, force: bool = False,
                    no_cache: bool = False) -> None:
     """The deploy: every step in order, each timed as one line, then the summary.
@@ -121,27 +141,26 @@ def deploy_release(c: Context, cfg: Settings, report: Report, *, force: bool = F
         make_namespace(c, cfg, report)
     with report.step("secrets"):
         prepare(c, cfg, report)
-    with report.step("build"):
-        images = build(c, cfg, report, force=force, no_cache=no_cache)
-    with report.step("load"):
-        load_images(c, cfg, report, images, external_images(objects, images))
-    with report.step("apply"):
-        revision = apply_release(c, cfg, images, objects)
-    with report.step("rollout"):
-        wait_or_roll_back(c, cfg, report, revision)
+    images = roll_out(c, cfg, report, objects, force=force, no_cache=no_cache)
     with report.step("verify"):
         verify_running(c, cfg, report, images)
     summary(c, cfg, report, images, objects, driver)
 
 
+# The flags that say where and how the release goes: deploy's, and those of `invoke dev` (which deploys first).
+TARGET_HELP = {
+    "method": "kubectl (apply the rendered k8s/) or helm (upgrade --install the chart).",
+    "provider": "How images reach the cluster: minikube, kind, k3d, docker-desktop, containerd, registry.",
+    "context": context_help("deploy to"),
+    "namespace": "Namespace to deploy into (created and labelled when absent).",
+    "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy); "
+                        "--build-in-cluster=false turns a configured true off.",
+}
+
+
 @task(
     help={
-        "method": "kubectl (apply the rendered k8s/) or helm (upgrade --install the chart).",
-        "provider": "How images reach the cluster: minikube, kind, k3d, docker-desktop, containerd, registry.",
-        "context": context_help("deploy to"),
-        "namespace": "Namespace to deploy into (created and labelled when absent).",
-        "build_in_cluster": "minikube: build straight into minikube's docker daemon (no copy); "
-                            "--build-in-cluster=false turns a configured true off.",
+        **TARGET_HELP,
         "force": "Rebuild the images even when their content tag exists.",
         "no_cache": "Rebuild without docker's layer cache.",
         "json": "Print the summary as JSON on stdout.",

@@ -11,6 +11,7 @@ from invoke import Context, Result
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import REPO
+from tests.unit.fixtures.processes import gone
 from todoops.processes import STOP_SIGNALS, NotStarted, Stopped, background, serve
 from todoops.redaction import REDACTOR
 
@@ -32,19 +33,6 @@ except Stopped as stopped:
 """
 
 
-def _gone(pid: int, within: float = 5.0) -> bool:
-    """The process has ended (a zombie counts: it holds no port and runs nothing)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
-                return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda signum: signal.Signals(signum).name)
 def test_the_served_command_dies_with_the_task_on_every_stop_signal(signum):
     task = subprocess.Popen([sys.executable, "-c", TASK], cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -53,7 +41,7 @@ def test_the_served_command_dies_with_the_task_on_every_stop_signal(signum):
         task.send_signal(signum)
         assert task.wait(timeout=15) == 0
         assert task.stdout.read().strip() == f"stopped {signal.Signals(signum).name}"
-        assert _gone(child), f"{signal.Signals(signum).name}: the served command outlived the task"
+        assert gone(child), f"{signal.Signals(signum).name}: the served command outlived the task"
     finally:
         task.kill()
         task.wait()

@@ -34,6 +34,17 @@ def fresh_redactor():
     REDACTOR.clear()
 
 
+REPO_CHART = Path(__file__).resolve().parents[1] / "helm" / "todo-app"
+
+
+def with_chart_name(root: Path) -> None:
+    """The project's Chart.yaml: the chart's name is the app's part-of label, which every selector uses."""
+    chart_file = root / "helm" / "todo-app" / "Chart.yaml"
+    if not chart_file.exists():
+        chart_file.parent.mkdir(parents=True, exist_ok=True)
+        chart_file.write_text((REPO_CHART / "Chart.yaml").read_text())
+
+
 def context_config(root: Path, **todoops: object) -> Config:
     config = Config(defaults=DEFAULTS)
     # Unit tests name the cluster: an empty context would read the kubeconfig's current one.
@@ -47,6 +58,7 @@ def make_context(tmp_path):
     """``make_context({"cmd": Result(...) | "stdout" | True}, **todoops_config)``."""
 
     def factory(responses: dict | None = None, **todoops: object) -> MockContext:
+        with_chart_name(tmp_path)
         return MockContext(config=context_config(tmp_path, **todoops), run=responses or {}, repeat=True)
 
     return factory

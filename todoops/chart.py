@@ -23,7 +23,6 @@ import json
 import re
 from collections.abc import Sequence
 
-import yaml
 from invoke import Context, task
 
 from .commands import run
@@ -57,11 +56,6 @@ def release_metadata(c: Context, cfg: Settings) -> dict | None:
     """``helm get metadata`` of the release (its chart's name among it); None when it is not installed."""
     text = read(c, helm(cfg, "get", "metadata", cfg.release, "-o", "json"), RELEASE_NOT_FOUND)
     return json.loads(text) if text is not None else None
-
-
-def chart_name(cfg: Settings) -> str:
-    """The name this project's chart gives itself in Chart.yaml."""
-    return str(yaml.safe_load((cfg.chart / "Chart.yaml").read_text()).get("name", ""))
 
 
 def stuck_hint(cfg: Settings, status: str, revision: int) -> str:

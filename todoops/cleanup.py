@@ -36,11 +36,11 @@ from typing import NamedTuple
 
 from invoke import Context, Result
 
-from .chart import HELM_RELEASE_ANNOTATION, chart_name, helm, release_metadata
+from .chart import HELM_RELEASE_ANNOTATION, helm, release_metadata
 from .commands import Argv, probe, run
 from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
-from .kubectl import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, read
+from .kubectl import MANAGED_BY, MANAGED_BY_LABEL, get_json, kubectl, object_ref, of_release, part_of, read
 from .loaded import forget, recorded
 from .preflight import require_cluster
 from .providers import ctr, minikube
@@ -263,7 +263,7 @@ def our_release(c: Context, cfg: Settings, objects: Sequence[Mapping], notes: li
     found = release_metadata(c, cfg)
     if found is None:
         return False
-    problem = release_problem(found, chart_name(cfg), objects, cfg)
+    problem = release_problem(found, part_of(cfg), objects, cfg)
     if problem:
         notes.append(f"helm release {cfg.release} kept: {problem}; it is not this suite's to remove")
     return not problem

@@ -3,7 +3,9 @@
 Assumptions: every kubectl command names ``--context`` and ``--namespace``
 explicitly, so the suite never acts on whatever context happens to be current.
 Everything the suite creates carries ``labels(cfg)``; every object of the
-release (kubectl, helm or suite made) matches ``selector(cfg)``.
+release (kubectl, helm or suite made) matches ``selector(cfg)``. The app they
+are part of is the chart's name (Chart.yaml), which its templates put in the
+same label.
 
 Reads feed decisions (create or keep, generate or reuse, delete or leave), so
 only the API's own "NotFound" means absent: a timeout, a 5xx, a refused
@@ -12,7 +14,11 @@ instead of being taken for "nothing there".
 """
 import json
 import re
+from functools import cache
+from pathlib import Path
 from typing import NoReturn
+
+import yaml
 
 from invoke import Context, Result
 
@@ -20,7 +26,6 @@ from .commands import Argv, command_line, probe, run
 from .config import Settings
 from .errors import ExitCode, fail
 
-PART_OF = "todo-app"
 MANAGED_BY = "todoops"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Which part of the app an object belongs to: backend, frontend or postgresql.
@@ -33,20 +38,35 @@ def kubectl(cfg: Settings, *args: str) -> list[str]:
     return ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace, *args]
 
 
+@cache
+def chart_name(chart: Path) -> str:
+    """The name the chart gives itself in Chart.yaml: the app's ``part-of`` label."""
+    try:
+        return str(yaml.safe_load((chart / "Chart.yaml").read_text())["name"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        fail(f"cannot read the chart's name from {chart / 'Chart.yaml'} ({type(error).__name__})",
+             "the chart's name is the part-of label every selector uses: restore the chart's Chart.yaml "
+             "(or point todoops.chart at the chart)", ExitCode.BAD_INPUT)
+
+
+def part_of(cfg: Settings) -> str:
+    return chart_name(cfg.chart)
+
+
 def labels(cfg: Settings) -> dict[str, str]:
     """The labels of everything the suite itself creates (clean finds objects by them)."""
-    return {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/instance": cfg.release,
+    return {"app.kubernetes.io/part-of": part_of(cfg), "app.kubernetes.io/instance": cfg.release,
             MANAGED_BY_LABEL: MANAGED_BY}
 
 
 def selector(cfg: Settings) -> str:
-    return f"app.kubernetes.io/part-of={PART_OF},app.kubernetes.io/instance={cfg.release}"
+    return f"app.kubernetes.io/part-of={part_of(cfg)},app.kubernetes.io/instance={cfg.release}"
 
 
 def of_release(obj: dict, cfg: Settings) -> bool:
     """Whether ``obj`` carries the release's labels (``selector(cfg)``)."""
     found = (obj.get("metadata") or {}).get("labels") or {}
-    return found.get("app.kubernetes.io/part-of") == PART_OF and found.get("app.kubernetes.io/instance") == cfg.release
+    return found.get("app.kubernetes.io/part-of") == part_of(cfg) and found.get("app.kubernetes.io/instance") == cfg.release
 
 
 def component(obj: dict) -> str:

@@ -1,4 +1,4 @@
-"""todoops.kube: only the API's NotFound means absent; every other failed read stops the task."""
+"""todoops.kubectl: only the API's NotFound means absent; every other failed read stops the task."""
 import json
 
 import pytest
@@ -8,7 +8,7 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import failed, line, not_found, ok, project
 from todoops.config import resolve
 from todoops.errors import ExitCode
-from todoops.kubectl import ensure_namespace, get_json, get_names
+from todoops.kubectl import ensure_namespace, get_json, get_names, selector
 from todoops.report import Report
 from todoops.secrets import prepare
 
@@ -83,3 +83,23 @@ def test_a_secret_that_could_not_be_read_is_never_regenerated(make_context, tmp_
         prepare(c, resolve(c), Report())
     assert error.value.code == FAILURES[failure][1]
     assert commands_run(c) == [GET_SECRET]
+
+
+def test_the_release_selector_names_the_charts_own_name(make_context, tmp_path):
+    chart_file = tmp_path / "helm" / "todo-app" / "Chart.yaml"
+    c = make_context()
+    chart_file.write_text(chart_file.read_text().replace("name: todo-app", "name: todo-app-fork"))
+    assert selector(resolve(c)) == "app.kubernetes.io/part-of=todo-app-fork,app.kubernetes.io/instance=todo-app"
+
+
+@pytest.mark.parametrize("text", [None, "version: 1.0.0\n", "name: [unclosed\n"])
+def test_a_chart_without_a_readable_name_is_bad_input_not_a_traceback(make_context, tmp_path, text):
+    chart_file = tmp_path / "helm" / "todo-app" / "Chart.yaml"
+    c = make_context()
+    if text is None:
+        chart_file.unlink()
+    else:
+        chart_file.write_text(text)
+    with pytest.raises(Exit) as error:
+        selector(resolve(c))
+    assert error.value.code == ExitCode.BAD_INPUT and "Chart.yaml" in error.value.message

@@ -158,6 +158,7 @@ def test_containerd_down_and_registry_without_address(make_context, tmp_path):
 
 def test_missing_sources(make_context, tmp_path):
     c = make_context(preflight_ok(), method="helm")
+    (tmp_path / "helm" / "todo-app" / "Chart.yaml").unlink()
     checks, _ = gather(c, resolve(c))
     failing = {check.name: check.detail for check in checks if check.status == "fail"}
     assert "does not exist" in failing["env"] and "no Dockerfile" in failing["backend image"]

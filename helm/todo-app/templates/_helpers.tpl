@@ -32,7 +32,7 @@ app.kubernetes.io/component: {{ . }}
 {{- define "todo-app.labels" -}}
 {{ include "todo-app.selectorLabels" . }}
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
-app.kubernetes.io/part-of: todo-app
+app.kubernetes.io/part-of: {{ .root.Chart.Name }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 

@@ -1,0 +1,119 @@
+"""`invoke dev` on the kind cluster: an edit is running in seconds, a broken one changes nothing, Ctrl-C leaves the app.
+
+One test drives one `invoke dev --port-forward=PORT` (the real CLI, a subprocess in
+a copy of the project, its own uuid-named namespace) through the inner loop:
+a backend edit is built, loaded and rolled out (the frontend's pods keep their
+UIDs) and answers through dev's own port-forward within 60 s; a syntax error
+fails the build with its diagnosis while the previous pods keep serving; the
+fix recovers; when the frontend pods are replaced the forward comes back on the
+same URL; SIGINT, sent while a build runs, ends dev and every process it
+started (no `docker build` survives) and leaves the app deployed.
+"""
+
+import re
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.devloop import READY, SOURCE, URL, WATCHING, Dev, free_port
+from tests.e2e.todoapp import SELECTOR, Project, TodoClient, new_namespace, ready, wait_http
+from tests.unit.fixtures.processes import gone
+from todoops.images import content_tag
+from todoops.processes import process_tree
+
+pytestmark = pytest.mark.e2e
+
+# Edit to serving, as the issue asks.
+TARGET_SECONDS = 60
+FAILED = re.compile(r"\] backend changed: .*: FAILED")
+
+
+@pytest.fixture
+def project(e2e_cluster, pristine, tmp_path):
+    made = Project.create(tmp_path, new_namespace("e2e-dev"), e2e_cluster, source=pristine)
+    yield made
+    made.remove()
+
+
+def uids(project: Project, component: str) -> set[str]:
+    return {pod["metadata"]["uid"] for pod in project.component_pods(component) if ready(pod)}
+
+
+def serving_images(project: Project, component: str) -> set[str]:
+    return {status["image"] for pod in project.component_pods(component) if ready(pod)
+            for status in pod["status"]["containerStatuses"]}
+
+
+def docker_builds(root: Path) -> list[str]:
+    """Every `docker build` command line on this machine that builds from ``root``."""
+    found = subprocess.run(["pgrep", "-af", "docker build"], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if str(root) in line]
+
+
+def test_dev_rolls_out_an_edit_survives_a_broken_one_and_stops_cleanly(project):
+    dev = Dev(project, f"--port-forward={free_port()}")
+    try:
+        dev.wait_for(WATCHING, timeout=1500)
+        url = dev.wait_for(URL, timeout=60).match[1]
+        wait_http(f"{url}/api/healthz")
+        frontend = uids(project, "frontend")
+        client = TodoClient(url)
+        client.register_and_log_in()
+
+        # 1. A backend edit is running and answering within the target; the frontend is left alone.
+        started = time.monotonic()
+        mark = dev.append(f"# e2e dev: an edit ({uuid.uuid4()})\n")
+        dev.wait_for(READY, timeout=TARGET_SECONDS, after=mark)
+        tag = content_tag(project.root / "backend")
+        assert {image.partition(":")[2].split("-")[0] for image in serving_images(project, "backend")} == {tag}
+        client.log_in()
+        print(f"edit to serving: {time.monotonic() - started:.1f} s")
+        assert time.monotonic() - started < TARGET_SECONDS
+        assert uids(project, "frontend") == frontend
+        working = uids(project, "backend")
+
+        # 2. A syntax error: the build fails with its diagnosis, the previous pods keep serving.
+        mark = dev.append("def broken(:\n")
+        dev.wait_for(FAILED, timeout=120, after=mark)
+        after_break = "\n".join(dev.lines[mark:])
+        assert re.search(r"docker build of todo-backend:\w+ \(backend\) failed", after_break), after_break
+        assert "SyntaxError" in after_break, after_break
+        assert uids(project, "backend") == working
+        client.log_in()
+        assert client.titles() == []
+
+        # 3. The fix recovers.
+        source = project.root / SOURCE
+        source.write_text(source.read_text().replace("def broken(:\n", f"# e2e dev: fixed ({uuid.uuid4()})\n"))
+        mark = len(dev.lines)
+        dev.wait_for(READY, timeout=120, after=mark)
+        fixed = uids(project, "backend")
+        assert fixed and fixed.isdisjoint(working)
+        client.log_in()
+
+        # 4. The forward's pod goes away (both frontend pods deleted): dev forwards again, on the same URL.
+        project.kubectl("delete", "pods", "-l", f"{SELECTOR},app.kubernetes.io/component=frontend", "--wait=false")
+        wait_http(f"{url}/api/healthz", timeout=120)
+        client.log_in()
+
+        # 5. SIGINT while a build runs: dev and all it started end, no docker build survives, the app stays.
+        mark = dev.append(f"# e2e dev: interrupted ({uuid.uuid4()})\n")
+        dev.wait_for(re.compile(r"\$ env .*docker build "), timeout=60, after=mark)
+        time.sleep(1)
+        started_processes = process_tree(dev.process.pid)
+        dev.process.send_signal(signal.SIGINT)
+        assert dev.process.wait(60) == 0, dev.output[-4000:]
+        dev._reader.join(10)
+        assert "stopped (SIGINT)" in dev.output, dev.output[-3000:]
+        left = [pid for pid in started_processes if not gone(pid, within=10)]
+        assert left == [], f"processes of dev outlived it: {left}"
+        assert docker_builds(project.root) == []
+        # The interrupted build applied nothing: the fixed version still serves.
+        assert uids(project, "backend") == fixed and uids(project, "frontend")
+    finally:
+        dev.stop()
+        print("\n".join(dev.lines[-60:]))

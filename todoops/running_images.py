@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import ExitCode
 from .images import BuiltImage, inspected, planned_images
 from .kubectl import component
-from .refs import split_ref
+from .refs import image_name, split_ref
 from .rollout import statefulset_of
 
 # Image size budgets: a bigger image takes longer on every node's first pull.
@@ -59,14 +59,16 @@ def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
     running_id, reported = status.get("imageID", ""), status.get("image", "")
     if image.image_id.startswith("sha256:") and running_id.startswith("sha256:"):
         return running_id != image.image_id
-    if image.pushed_digests and "@sha256:" in running_id:
+    # A digest of the registry's repository is what the node pulled: it must be one docker pushed.
+    if image.pushed_digests and running_id.startswith(f"{image.cluster_repository}@"):
         return running_id not in image.pushed_digests
-    # The runtime names an image by any tag it carries on the node, and one build can carry several
-    # (two content tags whose sources differ only in what the image leaves out, a copy pulled from
-    # the registry); each run tag ends with the image's ID, though.
+    # The runtime names an image by any name it carries on the node, and one build can carry several
+    # (two content tags whose sources differ only in what the image leaves out, a copy loaded before
+    # under the local name, then pulled from the registry under its own: the same image ID, reported
+    # by the first name); each run tag ends with the image's ID, though.
     name, tag = split_ref(reported)
     short_id = image.run_tag.removeprefix(image.tag)
-    ours = named_as(name, image.repository)
+    ours = image_name(name) == image_name(image.repository)
     return not (ours and (tag == image.run_tag or (short_id and tag.endswith(short_id))))
 
 

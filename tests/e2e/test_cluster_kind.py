@@ -115,9 +115,19 @@ def test_pods_on_different_nodes_reach_each_other_directly_and_through_a_service
     apply(namespace, server, service)
     kubectl("-n", namespace, "wait", "pod/server", "--for=condition=Ready", f"--timeout={TIMEOUT}s")
     server_ip = kubectl("-n", namespace, "get", "pod", "server", "-o", "jsonpath={.status.podIP}").stdout
-    fetch = ("import sys, urllib.request\n"
+    # kube-proxy programs a new Service on each node a moment after it is created (longer on a loaded
+    # machine); until then its IP is refused (network.py's guard), so each URL is tried for up to 60 s.
+    fetch = ("import sys, time, urllib.request\n"
              "for url in sys.argv[1:]:\n"
-             "    print(url, urllib.request.urlopen(url, timeout=10).status)\n")
+             "    deadline = time.monotonic() + 60\n"
+             "    while True:\n"
+             "        try:\n"
+             "            print(url, urllib.request.urlopen(url, timeout=10).status)\n"
+             "            break\n"
+             "        except OSError:\n"
+             "            if time.monotonic() > deadline:\n"
+             "                raise\n"
+             "            time.sleep(1)\n")
     apply(namespace, pod("client", "python:3.11-slim",
                          ["python", "-c", fetch, f"http://{server_ip}:8080/", "http://server/"], node=client_node))
     assert finished_logs(namespace, "client").split() == [f"http://{server_ip}:8080/", "200", "http://server/", "200"]

@@ -104,3 +104,17 @@ def test_another_tag_of_the_same_build_is_the_same_image():
 ])
 def test_without_an_image_id_to_compare_the_reported_ref_must_be_our_repository_at_the_run_tag(reported, other):
     assert runs_other_image({"image": reported, "imageID": ""}, BACKEND) is other
+
+
+def test_a_registry_pull_of_an_image_the_node_had_under_its_local_name_is_the_same_image():
+    """Seen on kind: the node had the build's image ID from a `kind load` under todo-backend:<other tag>;
+    the pull from the registry added a name, and the runtime reported the first one, with the digest of
+    that import, not the pushed one."""
+    short_id = IN_REGISTRY.run_tag.removeprefix(IN_REGISTRY.tag)
+    pushed = replace(IN_REGISTRY, pushed_digests=(PUSHED,))
+    pod = registry_pod("docker.io/library/import-2026-12-02@sha256:" + "a" * 64)
+    status = pod["status"]["containerStatuses"][0]
+    status.update(image=f"docker.io/library/todo-backend:0123456789ab{short_id}")
+    assert image_checks([pod], [pushed])[0].status == "ok"
+    status.update(image="docker.io/library/todo-backend:0123456789ab-ffffffffffff")
+    assert image_checks([pod], [pushed])[0].status == "fail"

@@ -1,13 +1,14 @@
 """`invoke dev` on the kind cluster: an edit is running in seconds, a broken one changes nothing, Ctrl-C leaves the app.
 
-One test drives one `invoke dev --port-forward=PORT` (the real CLI, a subprocess in
-a copy of the project, its own uuid-named namespace) through the inner loop:
-a backend edit is built, loaded and rolled out (the frontend's pods keep their
-UIDs) and answers through dev's own port-forward within 60 s; a syntax error
-fails the build with its diagnosis while the previous pods keep serving; the
-fix recovers; when the frontend pods are replaced the forward comes back on the
-same URL; SIGINT, sent while a build runs, ends dev and every process it
-started (no `docker build` survives) and leaves the app deployed.
+One test drives one `invoke dev --port-forward=PORT` (the real CLI, a subprocess
+in a copy of the project, its own uuid-named namespace) through the inner loop:
+a backend edit is built, loaded and rolled out (the frontend's and the
+database's pods keep their UIDs) and answers through dev's own port-forward
+within 60 s; a syntax error fails the build with its diagnosis while the
+previous pods keep serving; the fix recovers; when the frontend pods are
+replaced the forward comes back on the same URL; SIGINT, sent while a build
+runs, ends dev and every process it started (no `docker build` survives) and
+leaves the app deployed.
 """
 
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.devloop import READY, SOURCE, URL, WATCHING, Dev, free_port
-from tests.e2e.todoapp import SELECTOR, Project, TodoClient, new_namespace, ready, wait_http
+from tests.e2e.todoapp import Project, TodoClient, new_namespace, ready, wait_http
 from tests.unit.fixtures.processes import gone
 from todoops.images import content_tag
 from todoops.processes import process_tree
@@ -43,6 +44,15 @@ def uids(project: Project, component: str) -> set[str]:
     return {pod["metadata"]["uid"] for pod in project.component_pods(component) if ready(pod)}
 
 
+def wait_ready(project: Project, component: str, replicas: int = 2, timeout: float = 180) -> set[str]:
+    """The UIDs of the component's pods once ``replicas`` of them are ready."""
+    deadline = time.monotonic() + timeout
+    while len(found := uids(project, component)) < replicas:
+        assert time.monotonic() < deadline, f"{component}: {len(found)} of {replicas} pods ready"
+        time.sleep(2)
+    return found
+
+
 def serving_images(project: Project, component: str) -> set[str]:
     return {status["image"] for pod in project.component_pods(component) if ready(pod)
             for status in pod["status"]["containerStatuses"]}
@@ -60,20 +70,23 @@ def test_dev_rolls_out_an_edit_survives_a_broken_one_and_stops_cleanly(project):
         dev.wait_for(WATCHING, timeout=1500)
         url = dev.wait_for(URL, timeout=60).match[1]
         wait_http(f"{url}/api/healthz")
-        frontend = uids(project, "frontend")
+        frontend, database = uids(project, "frontend"), uids(project, "postgresql")
         client = TodoClient(url)
         client.register_and_log_in()
 
         # 1. A backend edit is running and answering within the target; the frontend is left alone.
         started = time.monotonic()
         mark = dev.append(f"# e2e dev: an edit ({uuid.uuid4()})\n")
-        dev.wait_for(READY, timeout=TARGET_SECONDS, after=mark)
+        rolled = dev.wait_for(READY, timeout=TARGET_SECONDS, after=mark)
         tag = content_tag(project.root / "backend")
         assert {image.partition(":")[2].split("-")[0] for image in serving_images(project, "backend")} == {tag}
         client.log_in()
-        print(f"edit to serving: {time.monotonic() - started:.1f} s")
+        print(f"edit to dev's ready line: {rolled.at - started:.1f} s ({rolled.match[0]}); to answering: "
+              f"{time.monotonic() - started:.1f} s; dev's lines after the edit:\n"
+              + "\n".join(f"  +{at - started:5.1f}s {line[:150]}" for line, at in
+                           zip(dev.lines[mark:rolled.index + 1], dev.times[mark:rolled.index + 1])))
         assert time.monotonic() - started < TARGET_SECONDS
-        assert uids(project, "frontend") == frontend
+        assert uids(project, "frontend") == frontend and uids(project, "postgresql") == database
         working = uids(project, "backend")
 
         # 2. A syntax error: the build fails with its diagnosis, the previous pods keep serving.
@@ -96,9 +109,13 @@ def test_dev_rolls_out_an_edit_survives_a_broken_one_and_stops_cleanly(project):
         client.log_in()
 
         # 4. The forward's pod goes away (both frontend pods deleted): dev forwards again, on the same URL.
-        project.kubectl("delete", "pods", "-l", f"{SELECTOR},app.kubernetes.io/component=frontend", "--wait=false")
+        replaced = [f"pod/{pod['metadata']['name']}" for pod in project.component_pods("frontend")]
+        project.kubectl("delete", *replaced, "--wait=false")
+        # Until they are gone the old pods drain and still answer: only a new forward reaches the new ones.
+        project.kubectl("wait", "--for=delete", *replaced, "--timeout=180s", timeout=210)
         wait_http(f"{url}/api/healthz", timeout=120)
         client.log_in()
+        frontend = wait_ready(project, "frontend")
 
         # 5. SIGINT while a build runs: dev and all it started end, no docker build survives, the app stays.
         mark = dev.append(f"# e2e dev: interrupted ({uuid.uuid4()})\n")
@@ -113,7 +130,7 @@ def test_dev_rolls_out_an_edit_survives_a_broken_one_and_stops_cleanly(project):
         assert left == [], f"processes of dev outlived it: {left}"
         assert docker_builds(project.root) == []
         # The interrupted build applied nothing: the fixed version still serves.
-        assert uids(project, "backend") == fixed and uids(project, "frontend")
+        assert uids(project, "backend") == fixed and uids(project, "frontend") == frontend
     finally:
         dev.stop()
         print("\n".join(dev.lines[-60:]))

@@ -14,7 +14,6 @@
 - ``TodoClient``: register/log in/add tasks through the frontend's /api proxy.
 """
 
-import http.client
 import json
 import os
 import re
@@ -29,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 
 from invoke import Config, Context
@@ -342,7 +342,7 @@ def wait_http(url: str, timeout: float = 60, accept_any: bool = False) -> int:
             if status == 200 or accept_any:
                 return status
             problem = f"HTTP {status}"
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, HTTPException) as error:
             problem = repr(error)
         time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {timeout} s (last: {problem})")
@@ -422,7 +422,7 @@ class Traffic(Background):
                     self.ok += 1
                 else:
                     self.failures.append(f"{time.monotonic() - started:.1f}s HTTP {status} {body[:120]!r}")
-            except (OSError, http.client.HTTPException) as error:
+            except (OSError, HTTPException) as error:
                 self.failures.append(f"{time.monotonic() - started:.1f}s {error!r}")
             next_at += interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -34,10 +34,10 @@ SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-a
 class Cluster:
     """The response table of a deployed release, plus the answers for each backend source text to come."""
 
-    def __init__(self, root, make_context) -> None:
+    def __init__(self, root, make_context, **config) -> None:
         project(root)
-        self.root, self.make_context = root, make_context
-        self.cfg = resolve(make_context(**CONFIG))
+        self.root, self.make_context, self.config = root, make_context, {**CONFIG, **config}
+        self.cfg = resolve(make_context(**self.config))
         self.table = {**answers(root, self.cfg, first=False), LOGS: ok()}
         self.listed = [self.table[LISTING].stdout]
 
@@ -60,7 +60,7 @@ class Cluster:
         return image
 
     def context(self):
-        return self.make_context({**self.table, LISTING: [ok(text) for text in self.listed]}, **CONFIG)
+        return self.make_context({**self.table, LISTING: [ok(text) for text in self.listed]}, **self.config)
 
 
 def edits(root, *texts: str):
@@ -125,6 +125,22 @@ def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_conte
     assert deployments(c) == {"todo-app-backend": backend.cluster_ref, "todo-app-frontend": frontend.cluster_ref}
     out = capsys.readouterr().out
     assert re.search(r"\[ ok \] backend changed: build \d+\.\ds, load \d+\.\ds, roll \d+\.\ds: ready", out)
+
+
+def test_with_helm_a_backend_change_is_one_upgrade_with_the_new_backend_image_only(make_context, tmp_path):
+    cluster = Cluster(tmp_path, make_context, method="helm")
+    frontend = next(image for image in built_images(cluster.cfg) if image.name == "frontend")
+    backend = cluster.backend("a new backend\n")
+    c = cluster.context()
+    state = develop(c, resolve(c), Report(), changes=edits(tmp_path, "a new backend\n"), stop=quiet())
+    assert state.cycles == [True]
+    (cycle,) = cycles_of(commands_run(c))
+    assert [command for command in cycle if "docker build " in command or "kind load" in command] == [
+        line(["env", "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm", "-t", backend.ref, "-f",
+              str(tmp_path / "backend" / "Dockerfile"), str(tmp_path / "backend")]),
+        line(["kind", "load", "docker-image", backend.local_ref, "--name", "dev"])]
+    (upgrade,) = [command for command in cycle if " upgrade --install " in command]
+    assert f"backend.image.tag={backend.run_tag}" in upgrade and f"frontend.image.tag={frontend.run_tag}" in upgrade
 
 
 def test_a_failed_build_is_diagnosed_and_the_loop_keeps_watching_until_the_fix(make_context, tmp_path, capsys):

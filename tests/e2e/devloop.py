@@ -70,8 +70,9 @@ class Dev:
                     if found := pattern.search(self.lines[index]):
                         return Seen(found, index, self.times[index])
                 remaining = deadline - time.monotonic()
+                # Once dev has exited, what it printed is all read when the reader is done.
                 exited = self.process.poll()
-                if remaining <= 0 or exited is not None:
+                if remaining <= 0 or (exited is not None and not self._reader.is_alive()):
                     raise AssertionError(f"no line matching {pattern.pattern!r} within {timeout:.0f} s (dev's exit "
                                          f"code: {exited}):\n" + "\n".join(self.lines[-80:]))
                 self._seen.wait(min(remaining, 1.0))

@@ -64,71 +64,87 @@ def docker_builds(root: Path) -> list[str]:
     return [line for line in found.splitlines() if str(root) in line]
 
 
+def an_edit_serves_within_the_target(dev: Dev, client: TodoClient) -> set[str]:
+    """A backend edit runs and answers within TARGET_SECONDS, the frontend and the database left alone; the backend's
+    pod UIDs."""
+    project = dev.project
+    frontend, database = uids(project, "frontend"), uids(project, "postgresql")
+    started = time.monotonic()
+    mark = dev.append(f"# e2e dev: an edit ({uuid.uuid4()})\n")
+    rolled = dev.wait_for(READY, timeout=TARGET_SECONDS, after=mark)
+    tag = content_tag(project.root / "backend")
+    assert {image.partition(":")[2].split("-")[0] for image in serving_images(project, "backend")} == {tag}
+    client.log_in()
+    print(f"edit to dev's ready line: {rolled.at - started:.1f} s ({rolled.match[0]}); to answering: "
+          f"{time.monotonic() - started:.1f} s; dev's lines after the edit:\n"
+          + "\n".join(f"  +{at - started:5.1f}s {line[:150]}" for line, at in
+                       zip(dev.lines[mark:rolled.index + 1], dev.times[mark:rolled.index + 1])))
+    assert time.monotonic() - started < TARGET_SECONDS
+    assert uids(project, "frontend") == frontend and uids(project, "postgresql") == database
+    return uids(project, "backend")
+
+
+def a_broken_build_changes_nothing(dev: Dev, client: TodoClient, working: set[str]) -> None:
+    """A syntax error: the build fails with its diagnosis, the previous pods keep serving."""
+    mark = dev.append("def broken(:\n")
+    dev.wait_for(FAILED, timeout=120, after=mark)
+    after_break = "\n".join(dev.lines[mark:])
+    assert re.search(r"docker build of todo-backend:\w+ \(backend\) failed", after_break), after_break
+    assert "SyntaxError" in after_break, after_break
+    assert uids(dev.project, "backend") == working
+    client.log_in()
+    assert client.titles() == []
+
+
+def the_fix_recovers(dev: Dev, client: TodoClient, broken: set[str]) -> set[str]:
+    source = dev.project.root / SOURCE
+    mark = len(dev.lines)
+    source.write_text(source.read_text().replace("def broken(:\n", f"# e2e dev: fixed ({uuid.uuid4()})\n"))
+    dev.wait_for(READY, timeout=120, after=mark)
+    fixed = uids(dev.project, "backend")
+    assert fixed and fixed.isdisjoint(broken)
+    client.log_in()
+    return fixed
+
+
+def the_forward_comes_back(dev: Dev, client: TodoClient, url: str) -> set[str]:
+    """Both frontend pods deleted: once they are gone (until then they drain and still answer), dev forwards
+    again on the same URL. The new frontend pods' UIDs."""
+    replaced = [f"pod/{pod['metadata']['name']}" for pod in dev.project.component_pods("frontend")]
+    dev.project.kubectl("delete", *replaced, "--wait=false")
+    dev.project.kubectl("wait", "--for=delete", *replaced, "--timeout=180s", timeout=210)
+    wait_http(f"{url}/api/healthz", timeout=120)
+    client.log_in()
+    return wait_ready(dev.project, "frontend")
+
+
+def sigint_during_a_build_stops_everything(dev: Dev) -> None:
+    """SIGINT while a build runs: dev and all it started end, no docker build survives."""
+    mark = dev.append(f"# e2e dev: interrupted ({uuid.uuid4()})\n")
+    dev.wait_for(re.compile(r"\$ env .*docker build "), timeout=60, after=mark)
+    time.sleep(1)
+    started = process_tree(dev.process.pid)
+    dev.process.send_signal(signal.SIGINT)
+    assert dev.process.wait(60) == 0, dev.output[-4000:]
+    dev.wait_for(re.compile(r"stopped \(SIGINT\)"), timeout=10, after=mark)
+    left = [pid for pid in started if not gone(pid, within=10)]
+    assert left == [], f"processes of dev outlived it: {left}"
+    assert docker_builds(dev.project.root) == []
+
+
 def test_dev_rolls_out_an_edit_survives_a_broken_one_and_stops_cleanly(project):
     dev = Dev(project, f"--port-forward={free_port()}")
     try:
         dev.wait_for(WATCHING, timeout=1500)
         url = dev.wait_for(URL, timeout=60).match[1]
         wait_http(f"{url}/api/healthz")
-        frontend, database = uids(project, "frontend"), uids(project, "postgresql")
         client = TodoClient(url)
         client.register_and_log_in()
-
-        # 1. A backend edit is running and answering within the target; the frontend is left alone.
-        started = time.monotonic()
-        mark = dev.append(f"# e2e dev: an edit ({uuid.uuid4()})\n")
-        rolled = dev.wait_for(READY, timeout=TARGET_SECONDS, after=mark)
-        tag = content_tag(project.root / "backend")
-        assert {image.partition(":")[2].split("-")[0] for image in serving_images(project, "backend")} == {tag}
-        client.log_in()
-        print(f"edit to dev's ready line: {rolled.at - started:.1f} s ({rolled.match[0]}); to answering: "
-              f"{time.monotonic() - started:.1f} s; dev's lines after the edit:\n"
-              + "\n".join(f"  +{at - started:5.1f}s {line[:150]}" for line, at in
-                           zip(dev.lines[mark:rolled.index + 1], dev.times[mark:rolled.index + 1])))
-        assert time.monotonic() - started < TARGET_SECONDS
-        assert uids(project, "frontend") == frontend and uids(project, "postgresql") == database
-        working = uids(project, "backend")
-
-        # 2. A syntax error: the build fails with its diagnosis, the previous pods keep serving.
-        mark = dev.append("def broken(:\n")
-        dev.wait_for(FAILED, timeout=120, after=mark)
-        after_break = "\n".join(dev.lines[mark:])
-        assert re.search(r"docker build of todo-backend:\w+ \(backend\) failed", after_break), after_break
-        assert "SyntaxError" in after_break, after_break
-        assert uids(project, "backend") == working
-        client.log_in()
-        assert client.titles() == []
-
-        # 3. The fix recovers.
-        source = project.root / SOURCE
-        source.write_text(source.read_text().replace("def broken(:\n", f"# e2e dev: fixed ({uuid.uuid4()})\n"))
-        mark = len(dev.lines)
-        dev.wait_for(READY, timeout=120, after=mark)
-        fixed = uids(project, "backend")
-        assert fixed and fixed.isdisjoint(working)
-        client.log_in()
-
-        # 4. The forward's pod goes away (both frontend pods deleted): dev forwards again, on the same URL.
-        replaced = [f"pod/{pod['metadata']['name']}" for pod in project.component_pods("frontend")]
-        project.kubectl("delete", *replaced, "--wait=false")
-        # Until they are gone the old pods drain and still answer: only a new forward reaches the new ones.
-        project.kubectl("wait", "--for=delete", *replaced, "--timeout=180s", timeout=210)
-        wait_http(f"{url}/api/healthz", timeout=120)
-        client.log_in()
-        frontend = wait_ready(project, "frontend")
-
-        # 5. SIGINT while a build runs: dev and all it started end, no docker build survives, the app stays.
-        mark = dev.append(f"# e2e dev: interrupted ({uuid.uuid4()})\n")
-        dev.wait_for(re.compile(r"\$ env .*docker build "), timeout=60, after=mark)
-        time.sleep(1)
-        started_processes = process_tree(dev.process.pid)
-        dev.process.send_signal(signal.SIGINT)
-        assert dev.process.wait(60) == 0, dev.output[-4000:]
-        dev._reader.join(10)
-        assert "stopped (SIGINT)" in dev.output, dev.output[-3000:]
-        left = [pid for pid in started_processes if not gone(pid, within=10)]
-        assert left == [], f"processes of dev outlived it: {left}"
-        assert docker_builds(project.root) == []
+        working = an_edit_serves_within_the_target(dev, client)
+        a_broken_build_changes_nothing(dev, client, working)
+        fixed = the_fix_recovers(dev, client, working)
+        frontend = the_forward_comes_back(dev, client, url)
+        sigint_during_a_build_stops_everything(dev)
         # The interrupted build applied nothing: the fixed version still serves.
         assert uids(project, "backend") == fixed and uids(project, "frontend") == frontend
     finally:

@@ -25,11 +25,9 @@ figure; exits 1 when the target is missed.
 """
 
 import argparse
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -39,9 +37,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.devloop import READY, SOURCE, WATCHING, Dev  # noqa: E402
-from tests.e2e.todoapp import (ClusterUnavailable, Project, kind_cluster, new_namespace, pristine_copy,  # noqa: E402
-                               ready)
 from bench.e2e_deploy import steps  # noqa: E402
+from bench.session import bench_project  # noqa: E402
+from tests.e2e.todoapp import ClusterUnavailable, Project, ready  # noqa: E402
 from todoops.images import content_tag  # noqa: E402
 
 # The chart's backend replicas.
@@ -146,25 +144,13 @@ def main() -> int:
     parser.add_argument("--registry", metavar="HOST:PORT",
                         help="Deploy through this registry (the registry provider) instead of kind load.")
     args = parser.parse_args()
-    provider = {"provider": "registry", "registry": args.registry} if args.registry else {}
-    workdir = Path(tempfile.mkdtemp(prefix="todoops-bench-dev-"))
     try:
-        with kind_cluster() as cluster:
-            if args.registry:
-                # A real cluster pulls PostgreSQL from Docker Hub, which no node reaches here.
-                cluster.load("postgres:15")
-            project = Project.create(workdir, new_namespace("bench-dev"), cluster, source=pristine_copy(workdir),
-                                     **provider)
-            try:
-                dev = dev_runs(project, args.runs)
-                deploy = deploy_runs(project, args.runs)
-            finally:
-                project.remove()
+        with bench_project("bench-dev", args.registry) as project:
+            dev = dev_runs(project, args.runs)
+            deploy = deploy_runs(project, args.runs)
     except ClusterUnavailable as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     median = report(dev, deploy, f"the registry {args.registry}" if args.registry else "kind load")
     met = median < TARGET_SECONDS
     print(f"target {'met   ' if met else 'MISSED'} invoke dev, one backend change < {TARGET_SECONDS:.0f} s: "

@@ -27,9 +27,7 @@ and each target met or MISSED; exits 1 when one is missed.
 
 import argparse
 import re
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -37,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.todoapp import (SELECTOR, ClusterUnavailable, Project, Run, command_lines, kind_cluster,  # noqa: E402
-                               new_namespace, pristine_copy, sh)
+from bench.session import bench_project  # noqa: E402
+from tests.e2e.todoapp import SELECTOR, ClusterUnavailable, Project, Run, command_lines, new_namespace, sh  # noqa: E402
 
 TARGETS = {"no-change re-deploy": 2.0, "one-service change": 15.0, "cold deploy": 30.0}
 IMAGES = ("backend", "frontend")
@@ -155,29 +153,18 @@ def main() -> int:
                         help="Deploy the suite's way through this registry (the registry provider, e.g. the "
                              "localhost:5001 of `invoke cluster.up --registry`) instead of kind load.")
     args = parser.parse_args()
-    provider = {"provider": "registry", "registry": args.registry} if args.registry else {}
-    workdir = Path(tempfile.mkdtemp(prefix="todoops-bench-"))
+    old_namespace = new_namespace("bench-old")
     try:
-        with kind_cluster() as cluster:
-            if args.registry:
-                # A real cluster pulls PostgreSQL from Docker Hub, which no node reaches here.
-                cluster.load("postgres:15")
-            project = Project.create(workdir, new_namespace("bench"), cluster, source=pristine_copy(workdir),
-                                     **provider)
-            old_namespace = new_namespace("bench-old")
+        with bench_project("bench", args.registry, keep=args.keep) as project:
             try:
                 figures = measure(project, old_namespace)
             finally:
                 if not args.keep:
-                    project.remove()
-                    cluster.kubectl("delete", "namespace", old_namespace, "--ignore-not-found", "--wait=false",
-                                    check=False)
+                    project.cluster.kubectl("delete", "namespace", old_namespace, "--ignore-not-found",
+                                            "--wait=false", check=False)
     except ClusterUnavailable as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
     missed = [name for name, limit in TARGETS.items() if figures[name] >= limit]
     for name, limit in TARGETS.items():
         print(f"target {'MISSED' if name in missed else 'met   '} {name} < {limit:.0f} s: {figures[name]:.1f} s")

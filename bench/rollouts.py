@@ -11,15 +11,14 @@ failure counts and its failures; exits 1 when any request failed.
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.todoapp import (FRONTEND, FRONTEND_PORT, ClusterUnavailable, Project, TodoClient,  # noqa: E402
-                               kind_cluster, new_namespace, port_forward, pristine_copy, rollout_under_traffic)
+                               port_forward, rollout_under_traffic)
+from bench.session import bench_project  # noqa: E402
 
 
 def rollouts(project: Project, runs: int, rate: float) -> int:
@@ -45,20 +44,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="Rollouts in a row (default 10).")
     parser.add_argument("--rate", type=float, default=20, help="Requests per second during each (default 20).")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="todoops-rollouts-"))
     try:
-        with kind_cluster() as cluster:
-            project = Project.create(workdir, new_namespace("bench-rollouts"), cluster,
-                                     source=pristine_copy(workdir))
-            try:
-                failed = rollouts(project, args.runs, args.rate)
-            finally:
-                project.remove()
+        with bench_project("bench-rollouts") as project:
+            failed = rollouts(project, args.runs, args.rate)
     except ClusterUnavailable as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.runs} rollouts: {failed} failed request(s)")
     return 1 if failed else 0
 

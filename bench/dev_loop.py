@@ -20,7 +20,7 @@ With ``--registry localhost:5001`` the project deploys through that registry
 (the registry provider of `invoke cluster.up --registry`: a push sends only the
 layers the registry lacks, each node pulls only those) instead of kind load.
 
-Target (issue 14): dev's median edit-to-serving under 10 s with warm layer caches. Prints every
+Target: dev's median edit-to-serving under 10 s with warm layer caches. Prints every
 figure; exits 1 when the target is missed.
 """
 

@@ -73,12 +73,13 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* Zero-downtime updates: a new pod must be ready before an old one goes. */}}
+{{/* Zero-downtime updates: the old pods serve until the new ones are ready. Every new pod starts at
+once, so a rollout takes one pod start, not one per replica (it holds twice the pods' requests meanwhile). */}}
 {{- define "todo-app.rollingUpdate" -}}
 type: RollingUpdate
 rollingUpdate:
   maxUnavailable: 0
-  maxSurge: 1
+  maxSurge: 100%
 {{- end -}}
 
 {{/* A ConfigMap key as an env var. Call with (dict "root" $ "key" "LOG_LEVEL"). */}}

@@ -2,7 +2,7 @@
 
 RequestContext: a request id per request (the client's X-Request-ID when it is
 sane, else a new one), echoed in the response and put in every log line, plus
-one access log line with status and duration.
+one access log line with status and duration (a passing probe's only at DEBUG).
 
 BodyLimit: refuses bodies over the limit with 413 before any handler parses
 them: by Content-Length up front, or by reading a chunked body within the limit.
@@ -18,6 +18,8 @@ from app.logs import request_id_var
 
 access_log = logging.getLogger("app.access")
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The kubelet asks these every few seconds: a passing answer is no news (a failing one is).
+PROBE_PATHS = frozenset({"/health", "/ready"})
 
 
 class RequestContext:
@@ -43,7 +45,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info(
+            access_log.log(
+                logging.DEBUG if scope["path"] in PROBE_PATHS and status < 400 else logging.INFO,
                 "request",
                 extra={
                     "method": scope["method"],

@@ -27,3 +27,13 @@ def test_no_secret_in_any_log_line(client, caplog):
     assert {(a["path"], a["status"]) for a in access} >= {("/api/auth/login", 200), ("/api/tasks", 200), ("/api/auth/login", 401)}
     for line in lines:
         assert PASSWORD not in line and token not in line and client.app.state.runtime.settings.jwt_secret not in line
+
+
+def test_a_passing_probe_is_logged_only_at_debug(client, caplog):
+    caplog.set_level(logging.DEBUG, logger="app.access")
+    client.get("/health")
+    client.app.state.runtime.migrated.clear()
+    client.get("/ready")
+    client.get("/api/tasks")
+    levels = {(record.path, record.status): record.levelno for record in caplog.records if record.name == "app.access"}
+    assert levels == {("/health", 200): logging.DEBUG, ("/ready", 503): logging.INFO, ("/api/tasks", 401): logging.INFO}

@@ -44,11 +44,15 @@ def make_namespace(c: Context, cfg: Settings, report: Report) -> None:
     report.line("ok", f"namespace {cfg.namespace} {as_done(cfg.dry_run, 'created') if created else 'exists'}")
 
 
-def apply_release(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict]) -> int:
-    """The release's objects with the built images, by ``cfg.method``; the helm revision replaced (0: none)."""
+def apply_release(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict],
+                  applied: manifests.Applied | None = None) -> int:
+    """The release's objects with the built images, by ``cfg.method``; the helm revision replaced (0: none).
+
+    ``applied``: what this process applied before (kubectl sends only what differs; helm diffs by itself).
+    """
     if cfg.method == "helm":
         return chart.install(c, cfg, images, objects)
-    manifests.apply_manifests(c, cfg, images, objects)
+    manifests.apply_manifests(c, cfg, images, objects, applied)
     return 0
 
 
@@ -108,28 +112,31 @@ def summary(c: Context, cfg: Settings, report: Report, images: Sequence[BuiltIma
 
 
 def roll_out(c: Context, cfg: Settings, report: Report, objects: Sequence[dict], *, force: bool = False,
-             no_cache: bool = False, guard: Callable[[], AbstractContextManager] = nullcontext) -> list[BuiltImage]:
+             no_cache: bool = False, guard: Callable[[], AbstractContextManager] = nullcontext,
+             applied: manifests.Applied | None = None) -> list[BuiltImage]:
     """build -> load -> apply -> rollout, each timed: what changed is built, loaded and rolled out, nothing else.
 
-    ``guard`` wraps the apply: `invoke dev` makes a stop signal wait until it is done (an apply cut
-    short may leave the release half-applied). Returns the images the release runs now.
+    `invoke dev` passes ``guard``, which wraps the apply (a stop signal waits until it is done: an
+    apply cut short may leave the release half-applied), and ``applied`` (see apply_release).
+    Returns the images the release runs now.
     """
     with report.step("build"):
         images = build(c, cfg, report, force=force, no_cache=no_cache)
     with report.step("load"):
         load_images(c, cfg, report, images, external_images(objects, images))
     with guard(), report.step("apply"):
-        revision = apply_release(c, cfg, images, objects)
+        revision = apply_release(c, cfg, images, objects, applied)
     with report.step("rollout"):
         wait_or_roll_back(c, cfg, report, revision)
     return images
 
 
 def deploy_release(c: Context, cfg: Settings, report: Report, *, force: bool = False,
-                   no_cache: bool = False) -> None:
+                   no_cache: bool = False, applied: manifests.Applied | None = None) -> None:
     """The deploy: every step in order, each timed as one line, then the summary.
 
-    ``force`` and ``no_cache`` rebuild the images (see todoops.images.build).
+    ``force`` and ``no_cache`` rebuild the images (see todoops.images.build); ``applied`` learns what
+    the apply sent (`invoke dev` keeps it for its cycles).
     """
     # Context and provider come first: every step names them (todoops.preflight).
     cfg = target(c, cfg)
@@ -141,7 +148,7 @@ def deploy_release(c: Context, cfg: Settings, report: Report, *, force: bool = F
         make_namespace(c, cfg, report)
     with report.step("secrets"):
         prepare(c, cfg, report)
-    images = roll_out(c, cfg, report, objects, force=force, no_cache=no_cache)
+    images = roll_out(c, cfg, report, objects, force=force, no_cache=no_cache, applied=applied)
     with report.step("verify"):
         verify_running(c, cfg, report, images)
     summary(c, cfg, report, images, objects, driver)

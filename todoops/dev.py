@@ -44,6 +44,7 @@ from .deploy import TARGET_HELP, deploy_release, roll_out
 from .images import planned_images
 from .known_secrets import load_known_secrets
 from .logstream import Forward, PodLogs
+from .manifests import Applied
 from .preflight import target
 from .processes import STOP_SIGNALS, Stopped, process_tree, signal_all
 from .release import release_objects
@@ -124,12 +125,12 @@ def failure_text(error: Exception) -> str:
     return f"error: `{error.result.command}` failed with exit code {error.result.exited} (its output is above)"
 
 
-def cycle(c: Context, cfg: Settings, stop: StopSignals, what: Sequence[str]) -> bool:
+def cycle(c: Context, cfg: Settings, stop: StopSignals, what: Sequence[str], applied: Applied) -> bool:
     """One rebuild and rollout of what changed, its status line printed; True when it is ready."""
     report = Report()
     try:
         objects = release_objects(c, cfg, planned_images(cfg))
-        roll_out(c, cfg, report, objects, guard=stop.deferred)
+        roll_out(c, cfg, report, objects, guard=stop.deferred, applied=applied)
         ok = True
     except (Exit, Failure) as error:
         echo(failure_text(error))
@@ -172,11 +173,12 @@ def beside(c: Context, cfg: Settings, report: Report, forward: bool, port: int |
 
 @dataclass
 class Loop:
-    """The loop's memory: what the cluster runs, what the last cycle tried, whether it failed."""
+    """The loop's memory: what the cluster runs, what the last cycle tried, whether it failed, what was applied."""
 
     running: Sources
     tried: Sources
     failed: bool
+    applied: Applied = field(default_factory=Applied)
     # Set when files changed since the last cycle (a save after a failure retries).
     touched: bool = False
     cycles: list[bool] = field(default_factory=list)
@@ -206,7 +208,7 @@ def watch_loop(c: Context, cfg: Settings, stop: StopSignals, state: Loop, side: 
     while True:
         now = current(cfg)
         if now is not None and state.due(now):
-            state.done(now, cycle(c, cfg, stop, changed(state.running, now)))
+            state.done(now, cycle(c, cfg, stop, changed(state.running, now), state.applied))
             side.after_rollout()
             continue
         with stop.deferred():
@@ -221,16 +223,16 @@ def watch_loop(c: Context, cfg: Settings, stop: StopSignals, state: Loop, side: 
 
 def first_deploy(c: Context, cfg: Settings, report: Report) -> Loop:
     """`invoke deploy` once. When it fails after its checks and secrets, the loop starts anyway and retries."""
-    aimed = current(cfg) or {}
+    aimed, applied = current(cfg) or {}, Applied()
     try:
-        deploy_release(c, cfg, report)
-        return Loop(aimed, aimed, failed=False)
+        deploy_release(c, cfg, report, applied=applied)
+        return Loop(aimed, aimed, failed=False, applied=applied)
     except (Exit, Failure) as error:
         if ("secrets", "ok") not in {(name, status) for name, _, status in report.timings}:
             raise
         echo(failure_text(error))
         report.line("fail", "the first deploy failed; watching: the next save retries")
-        return Loop(aimed, aimed, failed=True)
+        return Loop(aimed, aimed, failed=True, applied=applied)
 
 
 def develop(c: Context, cfg: Settings, report: Report, *, forward: bool = False, port: int | None = None,

@@ -83,12 +83,16 @@ def cycles_of(log: list[str]) -> list[list[str]]:
     return [log[start + 1:end] for start, end in zip(starts, starts[1:])]
 
 
-def deployments(c) -> dict[str, str]:
-    """Deployment -> image, as the last `kubectl apply -f -` of ``c`` sent them."""
-    stream = [call.kwargs["in_stream"].getvalue() for call in c.run.call_args_list
-              if call.args[0].endswith("apply -f -")][-1]
+def applies(c) -> list[list[dict]]:
+    """The objects of each `kubectl apply -f -` of ``c``."""
+    return [[obj for obj in yaml.safe_load_all(call.kwargs["in_stream"].getvalue()) if obj]
+            for call in c.run.call_args_list if call.args[0].endswith("apply -f -")]
+
+
+def deployments(objects: list[dict]) -> dict[str, str]:
+    """Deployment -> image, as ``objects`` have them."""
     return {obj["metadata"]["name"]: obj["spec"]["template"]["spec"]["containers"][0]["image"]
-            for obj in yaml.safe_load_all(stream) if obj and obj["kind"] == "Deployment"}
+            for obj in objects if obj["kind"] == "Deployment"}
 
 
 def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_context, tmp_path, capsys):
@@ -122,7 +126,11 @@ def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_conte
         *([*kubectl, "rollout", "status", name, "--timeout=5s"] for name in (
             "deployment.apps/todo-app-backend", "deployment.apps/todo-app-frontend",
             "statefulset.apps/todo-app-postgresql"))]]
-    assert deployments(c) == {"todo-app-backend": backend.cluster_ref, "todo-app-frontend": frontend.cluster_ref}
+    first, then = applies(c)
+    assert deployments(first)["todo-app-frontend"] == frontend.cluster_ref
+    # The cycle sends only the object the edit changed.
+    assert [(obj["kind"], obj["metadata"]["name"]) for obj in then] == [("Deployment", "todo-app-backend")]
+    assert deployments(then) == {"todo-app-backend": backend.cluster_ref}
     out = capsys.readouterr().out
     assert re.search(r"\[ ok \] backend changed: build \d+\.\ds, load \d+\.\ds, roll \d+\.\ds: ready", out)
 
@@ -153,7 +161,7 @@ def test_a_failed_build_is_diagnosed_and_the_loop_keeps_watching_until_the_fix(m
     failing, recovered = cycles_of(commands_run(c))
     # Nothing reached the cluster from the broken source: its pods kept serving.
     assert not [command for command in failing if "apply" in command or "kind load" in command]
-    assert deployments(c)["todo-app-backend"] == fixed.cluster_ref
+    assert deployments(applies(c)[-1])["todo-app-backend"] == fixed.cluster_ref
     captured = capsys.readouterr()
     assert f"docker build of {broken.ref} (backend) failed with exit code 1" in captured.err
     assert "SyntaxError: invalid syntax" in captured.err

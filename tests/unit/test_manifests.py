@@ -1,13 +1,15 @@
 """`invoke k8s.apply`: one ordered stream on stdin, the Secret's checksum patched in."""
+import copy
 import json
 
+import pytest
 import yaml
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import ENV, line, not_found, ok, project, secret_answer
 from todoops.config import resolve
 from todoops.images import planned_images
-from todoops.manifests import apply_manifests
+from todoops.manifests import Applied, apply_manifests
 from todoops.release import load_manifests, release_objects, secret_checksum
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
@@ -27,6 +29,40 @@ def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
     assert [obj["metadata"]["name"] for obj in stream] == [
         obj["metadata"]["name"] for obj in load_manifests(tmp_path / "k8s")]
     assert json.dumps(stream).count(planned_images(cfg)[1].ref) == 1
+
+
+def streams(c) -> list[list[dict]]:
+    return [list(yaml.safe_load_all(call.kwargs["in_stream"].getvalue()))
+            for call in c.run.call_args_list if call.args[0].endswith("apply -f -")]
+
+
+def test_given_what_it_applied_before_apply_sends_only_what_differs_and_nothing_when_nothing_does(
+        make_context, tmp_path):
+    project(tmp_path)
+    c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS})
+    cfg = resolve(c)
+    applied, objects = Applied(), load_manifests(cfg.manifests)
+    apply_manifests(c, cfg, planned_images(cfg), objects, applied)
+    apply_manifests(c, cfg, planned_images(cfg), objects, applied)
+    edited = copy.deepcopy(objects)
+    configmap = next(obj for obj in edited if obj["kind"] == "ConfigMap")
+    configmap["data"]["LOG_LEVEL"] = "DEBUG"
+    apply_manifests(c, cfg, planned_images(cfg), edited, applied)
+    first, then = streams(c)
+    assert len(first) == len(objects) and then == [configmap]
+
+
+def test_what_failed_to_apply_is_sent_again(make_context, tmp_path):
+    project(tmp_path)
+    # A command the mock does not know raises, as a failed one does through invoke's Context.
+    failing = make_context({GET_SECRET: secret_answer(ENV), **NO_HELM_RECORDS})
+    c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS})
+    cfg = resolve(c)
+    applied, objects = Applied(), load_manifests(cfg.manifests)
+    with pytest.raises(NotImplementedError):
+        apply_manifests(failing, cfg, planned_images(cfg), objects, applied)
+    apply_manifests(c, cfg, planned_images(cfg), objects, applied)
+    assert [len(stream) for stream in streams(c)] == [len(objects)]
 
 
 def applied_checksums(make_context, tmp_path, secret) -> dict[str, str | None]:

@@ -33,7 +33,7 @@ from .dockerignore import sent_files
 from .errors import ExitCode, fail
 from .preflight import require_cluster, target
 from .processes import Together, side_by_side
-from .providers import cluster_has, cluster_repository, docker_env, load
+from .providers import cluster_has, cluster_repository, docker_env, image_stores, load
 from .report import Report, as_done
 
 TAG_LENGTH = 12
@@ -227,17 +227,18 @@ def load_images(c: Context, cfg: Settings, report: Report, images: Sequence[Buil
     refs = [(image.local_ref, image.cluster_ref) for image in images]
     if cfg.provider != "registry":
         refs += [(ref, ref) for ref in external]
-    have = cluster_has(c, cfg, refs)
+    stores = image_stores(c, cfg)
+    have = cluster_has(c, cfg, refs, stores)
     missing = [(ref, remote) for ref, remote in refs
                if ref not in have and (ref not in external or probe(c, ["docker", "image", "inspect", ref]).ok)]
     for ref, remote in missing:
         started = time.monotonic()
-        load(c, cfg, ref, remote)
+        load(c, cfg, ref, remote, stores)
         took = "" if cfg.dry_run else f" in {time.monotonic() - started:.0f}s"
         report.line("ok", f"{remote}: {as_done(cfg.dry_run, 'loaded into the cluster')}{took}")
     report.line("ok", f"{len(have)} image(s) already in the cluster, not loaded")
     if missing and not cfg.dry_run:
-        arrived = cluster_has(c, cfg, missing)
+        arrived = cluster_has(c, cfg, missing, stores)
         loaded.record(cfg, [remote for ref, remote in missing if ref in arrived])
         still = [ref for ref, _ in missing if ref not in arrived]
         if still:

@@ -15,6 +15,8 @@ from invoke import Context
 
 from .commands import Argv, Pipeline, pipe, probe, run
 from .config import Settings
+from .errors import fail
+from .kubectl import get_json
 from .refs import listed_refs, normalize, registry_host
 
 # Local providers must never pull: an image missing from the node then fails at
@@ -30,10 +32,14 @@ class Provider:
     # The provider's own CLI (checked by preflight), if it needs one.
     tool: str | None
     pull_policy: str
-    # Command listing the refs the cluster's image store holds; None: see ``cluster_has``.
-    listing: Callable[[Settings], Argv] | None
-    # Commands that bring one local image (ref, cluster ref) into the cluster.
-    loading: Callable[[Settings, str, str], Sequence[Argv | Pipeline]]
+    # Commands listing the refs each of the given image stores holds (the cluster has a ref when every
+    # one lists it); None: see ``cluster_has``.
+    listing: Callable[[Settings, Sequence[str]], Sequence[Argv]] | None
+    # Commands that bring one local image (ref, cluster ref) into the given image stores.
+    loading: Callable[[Settings, str, str, Sequence[str]], Sequence[Argv | Pipeline]]
+    # The image stores a load must reach, asked once per load (kind: the nodes that take pods); None: the
+    # cluster's one store.
+    stores: Callable[[Context, Settings], Sequence[str]] | None = None
 
 
 def cluster_name(cfg: Settings, prefix: str) -> str:
@@ -48,6 +54,22 @@ def node_ctr(node: str) -> list[str]:
     return ["docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q"]
 
 
+# A pod is never scheduled onto a node with one of these taints (the chart tolerates none).
+NO_PODS = {"NoSchedule", "NoExecute"}
+
+
+def pod_nodes(c: Context, cfg: Settings) -> list[str]:
+    """The nodes that take the app's pods (kind names a node's container after it): a multi-node kind
+    cluster's control plane is tainted, and copying an image there only costs time."""
+    nodes = (get_json(c, cfg, "nodes") or {}).get("items", [])
+    names = [node["metadata"]["name"] for node in nodes
+             if not any(taint.get("effect") in NO_PODS for taint in node.get("spec", {}).get("taints") or [])]
+    if not names:
+        fail(f"no node of {cfg.context} takes pods: each has a NoSchedule or NoExecute taint",
+             f"see `kubectl --context {cfg.context} describe nodes`; `invoke cluster.up` makes a cluster that does")
+    return names
+
+
 def minikube(cfg: Settings, *args: str) -> list[str]:
     return ["minikube", "-p", cfg.context, *args]
 
@@ -55,25 +77,27 @@ def minikube(cfg: Settings, *args: str) -> list[str]:
 PROVIDERS = {
     "minikube": Provider(
         "minikube", "minikube", LOCAL_POLICY,
-        lambda cfg: minikube(cfg, "image", "ls"),
-        lambda cfg, ref, _: [minikube(cfg, "image", "load", ref)]),
+        lambda cfg, _: [minikube(cfg, "image", "ls")],
+        lambda cfg, ref, _, __: [minikube(cfg, "image", "load", ref)]),
     "kind": Provider(
         "kind", "kind", LOCAL_POLICY,
-        lambda cfg: node_ctr(f"{cluster_name(cfg, 'kind-')}-control-plane"),
-        lambda cfg, ref, _: [["kind", "load", "docker-image", ref, "--name", cluster_name(cfg, "kind-")]]),
+        lambda cfg, nodes: [node_ctr(node) for node in nodes],
+        lambda cfg, ref, _, nodes: [["kind", "load", "docker-image", ref, "--name", cluster_name(cfg, "kind-"),
+                                     "--nodes", ",".join(nodes)]],
+        pod_nodes),
     "k3d": Provider(
         "k3d", "k3d", LOCAL_POLICY,
-        lambda cfg: node_ctr(f"k3d-{cluster_name(cfg, 'k3d-')}-server-0"),
-        lambda cfg, ref, _: [["k3d", "image", "import", ref, "--cluster", cluster_name(cfg, "k3d-")]]),
+        lambda cfg, _: [node_ctr(f"k3d-{cluster_name(cfg, 'k3d-')}-server-0")],
+        lambda cfg, ref, _, __: [["k3d", "image", "import", ref, "--cluster", cluster_name(cfg, "k3d-")]]),
     # Docker Desktop's Kubernetes runs on docker's own image store: nothing to copy.
-    "docker-desktop": Provider("docker-desktop", None, LOCAL_POLICY, None, lambda cfg, ref, _: []),
+    "docker-desktop": Provider("docker-desktop", None, LOCAL_POLICY, None, lambda cfg, ref, _, __: []),
     "containerd": Provider(
         "containerd", "ctr", LOCAL_POLICY,
-        lambda cfg: ctr(cfg, "images", "ls", "-q"),
-        lambda cfg, ref, _: [pipe(["docker", "save", ref], ctr(cfg, "images", "import", "-"))]),
+        lambda cfg, _: [ctr(cfg, "images", "ls", "-q")],
+        lambda cfg, ref, _, __: [pipe(["docker", "save", ref], ctr(cfg, "images", "import", "-"))]),
     "registry": Provider(
         "registry", None, REGISTRY_POLICY, None,
-        lambda cfg, ref, remote: [["docker", "tag", ref, remote], ["docker", "push", remote]]),
+        lambda cfg, ref, remote, _: [["docker", "tag", ref, remote], ["docker", "push", remote]]),
 }
 
 
@@ -100,8 +124,14 @@ def manifest_inspect(remote: str) -> list[str]:
     return ["docker", "manifest", "inspect", *(["--insecure"] if loopback else []), remote]
 
 
-def cluster_has(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> set[str]:
-    """Which of ``refs`` (local ref, cluster ref) the cluster already has, as local refs.
+def image_stores(c: Context, cfg: Settings) -> Sequence[str]:
+    """Where a load must bring an image (see Provider.stores)."""
+    stores = provider_for(cfg).stores
+    return stores(c, cfg) if stores else ()
+
+
+def cluster_has(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]], stores: Sequence[str]) -> set[str]:
+    """Which of ``refs`` (local ref, cluster ref) the cluster's ``stores`` (image_stores) all have, as local refs.
 
     Always asked, also when building in minikube's daemon: what was built there
     is listed, while an external image (postgres) may well be missing there.
@@ -111,14 +141,14 @@ def cluster_has(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]]) -> s
         return {ref for ref, _ in refs}
     if provider.listing is None:
         return {ref for ref, remote in refs if probe(c, manifest_inspect(remote)).ok}
-    listing = probe(c, provider.listing(cfg))
-    have = listed_refs(listing.stdout) if listing.ok else set()
-    return {ref for ref, remote in refs if normalize(remote) in have}
+    listings = [probe(c, command) for command in provider.listing(cfg, stores)]
+    held = [listed_refs(listing.stdout) if listing.ok else set() for listing in listings]
+    return {ref for ref, remote in refs if all(normalize(remote) in have for have in held)}
 
 
-def load(c: Context, cfg: Settings, ref: str, remote: str, prefix: str = "") -> None:
-    for command in provider_for(cfg).loading(cfg, ref, remote):
-        run(c, command, mutates=True, dry_run=cfg.dry_run, prefix=prefix)
+def load(c: Context, cfg: Settings, ref: str, remote: str, stores: Sequence[str]) -> None:
+    for command in provider_for(cfg).loading(cfg, ref, remote, stores):
+        run(c, command, mutates=True, dry_run=cfg.dry_run)
 
 
 def docker_env(c: Context, cfg: Settings) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.todoapp import (FRONTEND, FRONTEND_PORT, RELEASE, SELECTOR, Project, TodoClient, command_lines,
                                new_namespace, port_forward, ready, rollout_under_traffic, sh)
+from todoops.providers import NO_PODS
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +65,18 @@ def test_1_first_deploy_from_nothing(app, user):
             client.add_task(title)
         assert set(DATA) <= set(client.titles())
     user.update(email=client.email, password=client.password, cookie=client.cookie)
+
+
+def test_1_and_the_built_images_are_on_the_nodes_that_take_pods_only(app):
+    nodes = json.loads(app.cluster.kubectl("get", "nodes", "-o", "json"))["items"]
+    refuse = {node["metadata"]["name"] for node in nodes
+              if any(taint.get("effect") in NO_PODS for taint in node["spec"].get("taints") or [])}
+    held = app.images_in_cluster()
+    built = {container["image"] for pod in app.pods() for container in pod["spec"]["containers"]} - {"postgres:15"}
+    assert len(built) == 2, built
+    for ref in built:
+        for node, refs in held.items():
+            assert (f"docker.io/library/{ref}" in refs) == (node not in refuse), (ref, node, refuse)
 
 
 def test_2_no_change_redeploy_builds_loads_restarts_nothing(app):

@@ -16,7 +16,8 @@ from invoke import Exit, MockContext
 from tests.conftest import commands_run
 from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line, not_found, ok, preflight_ok, project,
                                  release, secret_answer)
-from tests.unit.fixtures.deploy import POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed
+from tests.unit.fixtures.deploy import (POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed,
+                                       kind_load)
 from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
 from todoops.deploy import apply_release, deploy_release
@@ -202,13 +203,13 @@ def test_with_helm_external_images_and_ingress_hosts_come_from_the_chart_with_th
     have = "\n".join(f"docker.io/library/{image.local_ref}" for image in built_images(cfg))
     table = {**answers(tmp_path, cfg, first=False), listing: [ok(have), ok(have + "\ndocker.io/library/postgres:16")],
              line(["docker", "image", "inspect", "postgres:16"]): ok(),
-             line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]): ok(),
+             kind_load("postgres:16"): ok(),
              line(["helm", "template", cfg.release, str(cfg.chart), "--namespace", cfg.namespace, "--kube-version",
                    "1.34.0", *suite_values(cfg, planned_images(cfg))]):
                  chart_render(swaps={"postgres:15": "postgres:16", "todo.local": "todo.example.test"})}
     c = make_context(table, **config)
     deploy_release(c, resolve(c), Report())
-    assert line(["kind", "load", "docker-image", "postgres:16", "--name", "dev"]) in commands_run(c)
+    assert kind_load("postgres:16") in commands_run(c)
     assert not [command for command in commands_run(c) if "postgres:15" in command]
     out = capsys.readouterr().out
     assert "http://todo.example.test" in out and "todo.local" not in out
@@ -233,12 +234,12 @@ def test_deploy_force_makes_the_cluster_run_the_rebuilt_images(make_context, tmp
             f"{image.image_id} 150000000")
         table[line(["docker", "image", "inspect", "--format", "{{.Id}}", image.local_ref])] = failed()
         table[line(["docker", "tag", image.ref, image.local_ref])] = ok()
-        table[line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"])] = ok()
+        table[kind_load(image.local_ref)] = ok()
     c = make_context(table, **config)
     deploy_release(c, resolve(c), Report(), force=True)
     log = commands_run(c)
     assert [command for command in log if command.startswith("kind load")] == [
-        line(["kind", "load", "docker-image", image.local_ref, "--name", "dev"]) for image in new]
+        kind_load(image.local_ref) for image in new]
     running = {container["image"] for obj in applied(c, "Deployment")
                for container in obj["spec"]["template"]["spec"]["containers"]}
     assert running == {image.cluster_ref for image in new} and not running & {image.cluster_ref for image in old}

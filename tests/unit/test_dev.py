@@ -16,7 +16,7 @@ from invoke import Exit
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import REPO, failed, line, ok, project
-from tests.unit.fixtures.deploy import PROVIDERS, answers, built_images
+from tests.unit.fixtures.deploy import PROVIDERS, answers, built_images, kind_load
 from tests.unit.fixtures.processes import gone
 from todoops.config import resolve
 from todoops.dev import Loop, StopSignals, described, develop, forward_port, status_line
@@ -115,8 +115,9 @@ def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_conte
         [*inspect, "{{.Id}}", backend.local_ref],
         ["docker", "tag", backend.ref, backend.local_ref],
         [*inspect, "{{.Id}}", frontend.local_ref],
+        [*kubectl, "get", "nodes", "-o", "json"],
         ["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
-        ["kind", "load", "docker-image", backend.local_ref, "--name", "dev"],
+        ["kind", "load", "docker-image", backend.local_ref, "--name", "dev", "--nodes", "dev-control-plane"],
         ["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "images", "ls", "-q"],
         [*kubectl, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"],
         [*kubectl, "get", "secret", "todo-app-secrets", "-o", "json"],
@@ -133,6 +134,7 @@ def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_conte
     assert deployments(then) == {"todo-app-backend": backend.cluster_ref}
     out = capsys.readouterr().out
     assert re.search(r"\[ ok \] backend changed: build \d+\.\ds, load \d+\.\ds, roll \d+\.\ds: ready", out)
+    assert "faster: `invoke cluster.up --registry`, then --provider registry with INVOKE_TODOOPS_REGISTRY=" in out
 
 
 def test_with_helm_a_backend_change_is_one_upgrade_with_the_new_backend_image_only(make_context, tmp_path):
@@ -146,7 +148,7 @@ def test_with_helm_a_backend_change_is_one_upgrade_with_the_new_backend_image_on
     assert [command for command in cycle if "docker build " in command or "kind load" in command] == [
         line(["env", "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm", "-t", backend.ref, "-f",
               str(tmp_path / "backend" / "Dockerfile"), str(tmp_path / "backend")]),
-        line(["kind", "load", "docker-image", backend.local_ref, "--name", "dev"])]
+        kind_load(backend.local_ref)]
     (upgrade,) = [command for command in cycle if " upgrade --install " in command]
     assert f"backend.image.tag={backend.run_tag}" in upgrade and f"frontend.image.tag={frontend.run_tag}" in upgrade
 

@@ -38,6 +38,7 @@ from invoke import Context, Exit, task
 from invoke.exceptions import Failure
 
 from .cleanup import clean_release
+from .cluster import registry
 from .commands import echo
 from .config import PORT, Settings, read_flag, resolve
 from .deploy import TARGET_HELP, deploy_release, roll_out
@@ -253,6 +254,9 @@ def develop(c: Context, cfg: Settings, report: Report, *, forward: bool = False,
             load_known_secrets(c, cfg)
             with beside(c, cfg, report, forward, port) as side:
                 report.line("info", watching_line(cfg, clean_on_exit))
+                if cfg.provider == "kind":
+                    report.line("info", f"kind load copies each rebuilt image whole into the nodes; faster: "
+                                        f"`invoke cluster.up --registry`, then {registry.DEPLOY_THROUGH}")
                 watch_loop(c, cfg, stop, state, side, changes(cfg, stop.event))
         except Stopped as stopped:
             report.line("info", f"stopped ({stopped})")

@@ -394,3 +394,8 @@ def test_an_api_server_that_never_gets_ready_fails_with_its_last_words(make_cont
         addons.wait_api(c, CONTEXT, dry_run=False)
     assert error.value.code == ExitCode.UNREACHABLE
     assert "rbac/bootstrap-roles" in error.value.message and "docker logs todo-control-plane" in error.value.message
+
+
+def test_with_the_registry_up_says_how_to_deploy_through_it():
+    assert lifecycle.registry_use(False) == ""
+    assert "or faster --provider registry with INVOKE_TODOOPS_REGISTRY=localhost:5001 " in lifecycle.registry_use(True)

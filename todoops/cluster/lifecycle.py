@@ -149,7 +149,13 @@ def up(c: Context, cfg: Settings, report: Report, with_registry: bool = False, k
         with report.step(f"registry {registry.HOST_ADDRESS}"):
             registry.ensure(c, cluster.context, containers, cfg.dry_run)
     report.line("ok", f"cluster {cluster.name} ready: context {cluster.context}, {len(containers)} node(s); "
-                      f"use it with --context {cluster.context} --provider kind")
+                      f"use it with --context {cluster.context} --provider kind{registry_use(with_registry)}")
+
+
+def registry_use(with_registry: bool) -> str:
+    if not with_registry:
+        return ""
+    return f" (each image copied whole into every node), or faster {registry.DEPLOY_THROUGH}"
 
 
 def down(c: Context, cfg: Settings, report: Report, with_registry: bool = False) -> None:

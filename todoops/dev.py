@@ -6,8 +6,10 @@ deploy reads (todoops.watch) and, when the content of an image's build context
 or of the chart and manifests differs from what the cluster was given last,
 runs deploy's own build -> load -> apply -> rollout (deploy.roll_out), which
 builds only the image whose content tag is new, loads only what the cluster
-lacks and restarts only the Deployment whose pod template changed; preflight
-and secrets were checked at the start and are not run again. One status line
+lacks, sends kubectl only the objects that differ from what dev applied before
+(manifests.Applied) and restarts only the Deployment whose pod template
+changed; preflight and secrets were checked at the start and are not run
+again. One status line
 per cycle says what changed, the seconds of build, load and roll, and whether
 it is ready. A failed cycle prints deploy's diagnosis and the loop goes on
 watching: a build that fails changed nothing, a rollout that fails leaves the

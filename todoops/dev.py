@@ -9,9 +9,8 @@ builds only the image whose content tag is new, loads only what the cluster
 lacks, sends kubectl only the objects that differ from what dev applied before
 (manifests.Applied) and restarts only the Deployment whose pod template
 changed; preflight and secrets were checked at the start and are not run
-again. One status line
-per cycle says what changed, the seconds of build, load and roll, and whether
-it is ready. A failed cycle prints deploy's diagnosis and the loop goes on
+again. One status line per cycle says what changed, the seconds of build,
+load and roll, and whether it is ready. A failed cycle prints deploy's diagnosis and the loop goes on
 watching: a build that fails changed nothing, a rollout that fails leaves the
 previous pods serving (maxUnavailable 0; helm rolls back). The next edit
 retries, and so does saving again after a failure.

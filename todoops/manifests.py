@@ -19,26 +19,22 @@ from .chart import hand_over
 from .commands import run
 from .config import Settings, context_help, resolve
 from .images import BuiltImage
-from .kubectl import kubectl
+from .kubectl import kubectl, object_ref
 from .providers import provider_for
 from .release import secret_checksum, step_on_its_own, with_release
 
 
-def identity(obj: dict) -> tuple:
-    return obj.get("apiVersion"), obj.get("kind"), obj["metadata"].get("namespace"), obj["metadata"]["name"]
-
-
 @dataclass
 class Applied:
-    """The objects this process applied last, by identity (see the module's docstring)."""
+    """The objects this process applied last, by ``kind[.group]/name`` (see the module's docstring)."""
 
-    objects: dict[tuple, dict] = field(default_factory=dict)
+    objects: dict[str, dict] = field(default_factory=dict)
 
     def changed(self, objects: Sequence[dict]) -> list[dict]:
-        return [obj for obj in objects if self.objects.get(identity(obj)) != obj]
+        return [obj for obj in objects if self.objects.get(object_ref(obj)) != obj]
 
     def record(self, objects: Sequence[dict]) -> None:
-        self.objects.update((identity(obj), obj) for obj in objects)
+        self.objects.update((object_ref(obj), obj) for obj in objects)
 
 
 def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict],

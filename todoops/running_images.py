@@ -75,8 +75,6 @@ def runs_other_image(status: Mapping, image: BuiltImage) -> bool:
 def image_checks(pods: Sequence[Mapping], images: Sequence[BuiltImage]) -> list[Check]:
     """Each component's pods run the image that was built: same ref, and same image ID or pushed digest when known."""
     checks = []
-    # A pod being deleted (the old ReplicaSet's, just after a rollout) no longer counts.
-    pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
     for image in images:
         running = [(pod["metadata"]["name"], status) for pod in pods if component(pod) == image.name
                    for status in pod.get("status", {}).get("containerStatuses") or [] if status["name"] == image.name]

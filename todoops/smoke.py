@@ -112,14 +112,14 @@ def of_component(objects: Sequence[Mapping], name: str) -> list[Mapping]:
 
 
 def serving_backends(pods: Sequence[Mapping]) -> list[tuple[str, int]]:
-    """(name, port) of each backend pod that serves: Ready and not on its way out."""
+    """(name, port) of each Ready backend pod (validate has dropped those on their way out)."""
     serving = []
     for pod in of_component(pods, "backend"):
         ready = any(condition.get("type") == "Ready" and condition.get("status") == "True"
                     for condition in pod.get("status", {}).get("conditions") or [])
         ports = [port["containerPort"] for container in pod["spec"]["containers"] if container["name"] == "backend"
                  for port in container.get("ports") or []]
-        if ready and ports and not pod["metadata"].get("deletionTimestamp"):
+        if ready and ports:
             serving.append((pod["metadata"]["name"], ports[0]))
     return serving
 

@@ -179,7 +179,11 @@ def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[
 
 
 def cluster_objects(c: Context, cfg: Settings) -> dict[str, list[dict]]:
-    return by_kind(get_json(c, cfg, CHECKED_KINDS, "-l", selector(cfg)) or {})
+    """The release's objects as the checks judge them: a pod being deleted (an old ReplicaSet's, right after a
+    rollout or a rollback) is on its way out, so neither its image nor its crash loop counts."""
+    objects = by_kind(get_json(c, cfg, CHECKED_KINDS, "-l", selector(cfg)) or {})
+    objects["Pod"] = [pod for pod in objects["Pod"] if not pod["metadata"].get("deletionTimestamp")]
+    return objects
 
 
 def verify(c: Context, cfg: Settings, images: Sequence[BuiltImage]) -> list[Check]:
@@ -235,7 +239,7 @@ def exit_code(found: Sequence[Check]) -> ExitCode | None:
 
 
 @task(help={"json": "Print the checks as JSON on stdout.",
-            "wait": "First wait this long for every Deployment to become available: seconds or 90s, 3m.",
+            "wait": "First wait this long for every Deployment's rollout to complete: seconds or 90s, 3m.",
             "context": context_help("check"),
             "host": "Run there over SSH: user@machine[:port], comma-separated for several (default todoops.host).",
             "smoke": "Also use the app through the frontend as a person would (register, log in, task CRUD, chat) "
@@ -254,7 +258,9 @@ def validate(c, json=False, wait=None, context=None, host=None, smoke=False):  #
         if untargeted:
             return untargeted
         if seconds:
-            run(here, kubectl(settled, "wait", "--for=condition=Available", "deployment", "-l", selector(settled),
+            # Until each rollout is complete: new pods available and the old ones on their way out (a Deployment
+            # stays Available throughout a rollback, while the broken pods it replaced still crash).
+            run(here, kubectl(settled, "rollout", "status", "deployment", "-l", selector(settled),
                               f"--timeout={seconds}s"), hide=True, warn=True)
         return checks(here, settled, expected_images(here, settled), smoke)
 

@@ -72,13 +72,11 @@ def test_service_path_is_the_api_servers_proxy_to_the_first_port():
     assert service_path("todo-app", FRONTEND) == "/api/v1/namespaces/todo-app/services/http:todo-app-frontend:3000/proxy"
 
 
-def test_serving_backends_are_the_ready_backend_pods_not_on_their_way_out():
+def test_serving_backends_are_the_ready_backend_pods():
     backend, frontend = fixture("pods-healthy.json")["items"]
-    stopping = {**backend, "metadata": {**backend["metadata"], "name": "stopping",
-                                        "deletionTimestamp": "2025-01-31T09:30:00Z"}}
     unready = {**backend, "metadata": {**backend["metadata"], "name": "unready"},
                "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
-    assert serving_backends([backend, frontend, stopping, unready]) == [("todo-app-backend-7c9d8b6f5-x2k4q", 8000)]
+    assert serving_backends([backend, frontend, unready]) == [("todo-app-backend-7c9d8b6f5-x2k4q", 8000)]
 
 
 # -- the command side (strict MockContext)

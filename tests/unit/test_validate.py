@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -50,9 +51,26 @@ def test_unhealthy_when_an_endpoint_fails(make_context, tmp_path, capsys):
     assert row.split()[3:5] == ["fail", "Error"]
 
 
-def test_wait_uses_kubectl_wait_not_sleep(make_context, tmp_path):
+@pytest.mark.parametrize("on_its_way_out, code", [(True, None), (False, ExitCode.UNHEALTHY)])
+def test_a_crash_looping_pod_counts_unless_it_is_being_deleted(make_context, tmp_path, on_its_way_out, code):
+    """Right after a rollback the broken ReplicaSet's pods still crash while they are deleted: they are gone."""
     answers, _ = healthy_answers(tmp_path, make_context)
-    wait = line([*KUBECTL, "wait", "--for=condition=Available", "deployment", "-l", SELECTOR, "--timeout=60s"])
+    objects = json.loads(answers[OBJECTS].stdout)
+    broken = json.loads(json.dumps(next(item for item in objects["items"] if item["kind"] == "Pod")))
+    broken["metadata"]["name"] += "-broken"
+    broken["status"]["containerStatuses"][0].update(image="todo-backend:0ld0ld0ld0ld", imageID="sha256:bb",
+                                                    state={"waiting": {"reason": "CrashLoopBackOff"}})
+    if on_its_way_out:
+        broken["metadata"]["deletionTimestamp"] = "2026-12-02T05:54:31Z"
+    answers[OBJECTS] = ok(json.dumps({**objects, "items": [*objects["items"], broken]}))
+    with pytest.raises(Exit) if code else contextlib.nullcontext() as error:
+        validate(make_context(answers))
+    assert (error.value.code if code else None) == code
+
+
+def test_wait_is_for_each_rollout_to_complete_not_a_sleep(make_context, tmp_path):
+    answers, _ = healthy_answers(tmp_path, make_context)
+    wait = line([*KUBECTL, "rollout", "status", "deployment", "-l", SELECTOR, "--timeout=60s"])
     c = make_context({**answers, wait: ok()})
     validate(c, wait=60)
     assert commands_run(c)[0] == wait

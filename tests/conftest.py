@@ -6,6 +6,7 @@
   answer raises, so a test pins the exact commands a step runs.
 """
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,14 @@ from invoke import Config, MockContext, Result
 
 from todoops.config import DEFAULTS, Settings, resolve
 from todoops.redaction import REDACTOR
+
+
+def pytest_configure(config):
+    # A runner that starts the tests in the background without job control (`cmd &` in a script, nohup)
+    # has SIGINT ignored, and Python and every child inherit that; the Ctrl-C tests need it delivered as
+    # a terminal delivers it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """`invoke rollout.wait`: wait for the release's workloads, and say why when they do not come up.
 
-Waiting is ``kubectl rollout status`` per Deployment/StatefulSet, bounded by
+Waiting is ``kubectl rollout status`` per Deployment/StatefulSet not rolled out already, bounded by
 ``rollout_timeout``, in short slices: between two slices the release's pods are
 read, and the wait stops as soon as every new pod of some workload is stuck in a
 state that does not pass by itself (a crash loop after its first restart, an
@@ -26,7 +26,7 @@ from .commands import probe, run
 from .config import Settings, context_help, resolve
 from .errors import ExitCode, fail
 from .known_secrets import load_known_secrets
-from .kubectl import get_json, get_names, kubectl, said, selector
+from .kubectl import get_json, kubectl, said, selector
 from .preflight import require_cluster
 from .report import Report
 
@@ -188,8 +188,29 @@ def show_log(c: Context, cfg: Settings, report: Report, item: Diagnosis) -> None
         report.line("info", f"  log unavailable: {said(tail)}")
 
 
-def workloads(c: Context, cfg: Settings) -> list[str]:
-    return sorted(get_names(c, cfg, "deployments,statefulsets", "-l", selector(cfg)))
+def workloads(c: Context, cfg: Settings) -> list[dict]:
+    """The release's Deployments and StatefulSets, by name."""
+    found = (get_json(c, cfg, "deployments,statefulsets", "-l", selector(cfg)) or {}).get("items", [])
+    return sorted(found, key=workload_name)
+
+
+def workload_name(workload: Mapping) -> str:
+    """``deployment.apps/NAME``: how kubectl names it."""
+    return f"{workload['kind'].lower()}.apps/{workload['metadata']['name']}"
+
+
+def rolled_out(workload: Mapping) -> bool:
+    """What `kubectl rollout status` waits for is so already: its controller has seen the latest spec, and
+    every replica runs that and is ready (a re-deploy that changed nothing then waits on nothing)."""
+    status, wanted = workload.get("status", {}), workload.get("spec", {}).get("replicas", 1)
+    if status.get("observedGeneration", 0) < workload["metadata"].get("generation", 1):
+        return False
+    if workload["kind"] == "StatefulSet":
+        return status.get("readyReplicas", 0) >= wanted and status.get("currentRevision") == status.get(
+            "updateRevision")
+    updated = status.get("updatedReplicas", 0)
+    # Replicas beyond the updated ones are old pods still terminating.
+    return updated >= wanted and status.get("replicas", 0) <= updated <= status.get("availableReplicas", 0)
 
 
 def owned_by(item: Mapping, kind: str, name: str) -> bool:
@@ -285,12 +306,12 @@ def workload_rolled_out(c: Context, cfg: Settings, report: Report, name: str) ->
 
 def release_rolled_out(c: Context, cfg: Settings, report: Report) -> bool:
     """Wait for every workload of the release; on failure explain each bad pod. True when all are ready."""
-    names = workloads(c, cfg)
-    if not names:
+    found = workloads(c, cfg)
+    if not found:
         fail(f"release {cfg.release} has no Deployment or StatefulSet in {cfg.namespace}",
              "deploy it: invoke deploy", ExitCode.NOT_DEPLOYED)
-    for name in names:
-        if not workload_rolled_out(c, cfg, report, name):
+    for workload in found:
+        if not rolled_out(workload) and not workload_rolled_out(c, cfg, report, workload_name(workload)):
             explain(c, cfg, report)
             return False
     return True

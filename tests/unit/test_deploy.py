@@ -15,7 +15,7 @@ from invoke import Exit, MockContext
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line, not_found, ok, preflight_ok, project,
-                                 release, secret_answer)
+                                 release, secret_answer, workloads_answer)
 from tests.unit.fixtures.deploy import (POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed,
                                        kind_load)
 from tests.unit.fixtures.leaks import CORPUS, leaked
@@ -86,7 +86,10 @@ def test_failed_rollout_with_helm_is_diagnosed_then_rolled_back(make_context, tm
     table = answers(tmp_path, cfg, first=False)
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
     pods = (HERE / "pods-config-error.json").read_text()
-    table.update({line([*kubectl, "rollout", "status", WORKLOADS[0], "--timeout=5s"]): failed(),
+    # The upgrade rolls the backend, whose wait fails.
+    table.update({line([*kubectl, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "json"]):
+                      workloads_answer(WORKLOADS, rolling=WORKLOADS[:1]),
+                  line([*kubectl, "rollout", "status", WORKLOADS[0], "--timeout=5s"]): failed(),
                   line([*kubectl, "get", "pods", "-l", SELECTOR, "-o", "json"]): ok(pods),
                   line([*kubectl, "get", "events", "-o", "json"]): ok((HERE / "events.json").read_text()),
                   line(["helm", "--kube-context", cfg.context, "--namespace", cfg.namespace, "rollback", cfg.release,

@@ -15,8 +15,8 @@ import yaml
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import REPO, failed, line, ok, project
-from tests.unit.fixtures.deploy import PROVIDERS, answers, built_images, kind_load
+from tests.unit.fixtures import REPO, failed, line, ok, project, workloads_answer
+from tests.unit.fixtures.deploy import PROVIDERS, WORKLOADS, answers, built_images, kind_load
 from tests.unit.fixtures.processes import gone
 from todoops.config import resolve
 from todoops.dev import Loop, StopSignals, described, develop, forward_port, status_line
@@ -29,6 +29,9 @@ LISTING = line(["docker", "exec", "dev-control-plane", "ctr", "-n", "k8s.io", "i
 LOGS = re.compile(r"^exec kubectl .* logs --follow ")
 SOURCE = "backend/app.txt"
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
+WORKLOADS_LISTING = line(["kubectl", "--context", "kind-dev", "--namespace", "todo-app", "get",
+                          "deployments,statefulsets", "-l", SELECTOR, "-o", "json"])
+BACKEND_ROLLING = workloads_answer(WORKLOADS, rolling=["deployment.apps/todo-app-backend"])
 
 
 class Cluster:
@@ -40,6 +43,8 @@ class Cluster:
         self.cfg = resolve(make_context(**self.config))
         self.table = {**answers(root, self.cfg, first=False), LOGS: ok()}
         self.listed = [self.table[LISTING].stdout]
+        # The release is rolled out; each backend build then rolls the backend alone.
+        self.workloads = [workloads_answer(WORKLOADS)]
 
     def backend(self, text: str, builds: bool = True):
         """Answers for the backend image of source ``text`` (not built yet); its image."""
@@ -52,6 +57,7 @@ class Cluster:
         if builds:
             # kind lists the node's images before and after loading it.
             self.listed += [self.listed[-1], f"{self.listed[-1]}\ndocker.io/library/{image.local_ref}"]
+            self.workloads.append(BACKEND_ROLLING)
         else:
             self.table[line(["env", "DOCKER_BUILDKIT=0", "docker", "build", "--force-rm", "-t", image.ref, "-f",
                              str(self.root / "backend" / "Dockerfile"), str(self.root / "backend")])] = failed(
@@ -60,7 +66,8 @@ class Cluster:
         return image
 
     def context(self):
-        return self.make_context({**self.table, LISTING: [ok(text) for text in self.listed]}, **self.config)
+        return self.make_context({**self.table, LISTING: [ok(text) for text in self.listed],
+                                  WORKLOADS_LISTING: self.workloads}, **self.config)
 
 
 def edits(root, *texts: str):
@@ -122,11 +129,9 @@ def test_a_backend_change_builds_loads_and_rolls_out_only_the_backend(make_conte
         [*kubectl, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"],
         [*kubectl, "get", "secret", "todo-app-secrets", "-o", "json"],
         [*kubectl, "apply", "-f", "-"],
-        [*kubectl, "get", "deployments,statefulsets", "-l",
-         "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app", "-o", "name"],
-        *([*kubectl, "rollout", "status", name, "--timeout=5s"] for name in (
-            "deployment.apps/todo-app-backend", "deployment.apps/todo-app-frontend",
-            "statefulset.apps/todo-app-postgresql"))]]
+        [*kubectl, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "json"],
+        # Only the backend rolls; the others were rolled out already.
+        [*kubectl, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=5s"]]]
     first, then = applies(c)
     assert deployments(first)["todo-app-frontend"] == frontend.cluster_ref
     # The cycle sends only the object the edit changed.
@@ -227,6 +232,7 @@ def test_a_first_deploy_that_fails_its_rollout_still_watches_and_the_next_save_r
                    "deployment.apps/todo-app-backend", "--timeout=5s"])
     # The first wait fails (kubectl's verdict), the one of the retry passes.
     cluster.table[status] = [failed(stderr="error: deployment exceeded its progress deadline"), ok()]
+    cluster.workloads = [BACKEND_ROLLING, BACKEND_ROLLING]
     # The diagnosis and the undo hint read the pods, events and workloads: none is bad here.
     kubectl = ["kubectl", "--context", "kind-dev", "--namespace", "todo-app", "get"]
     for what in (["pods", "-l", SELECTOR], ["events"], ["deployments,replicasets,statefulsets,pods", "-l", SELECTOR]):

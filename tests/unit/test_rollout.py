@@ -6,17 +6,18 @@ import pytest
 from invoke import Exit
 
 from tests.conftest import commands_run
-from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok
+from tests.unit.fixtures import failed, fixture, line, ok, preflight_ok, workloads_answer
 from todoops.config import resolve
 from todoops.errors import ExitCode
 from todoops.report import Report
-from todoops.rollout import diagnose, explain, release_rolled_out, slices, stuck, undo_hint, wait
+from todoops.rollout import diagnose, explain, release_rolled_out, rolled_out, slices, stuck, undo_hint, wait
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 SELECTOR = "app.kubernetes.io/part-of=todo-app,app.kubernetes.io/instance=todo-app"
 GET_PODS = line([*KUBECTL, "get", "pods", "-l", SELECTOR, "-o", "json"])
 GET_EVENTS = line([*KUBECTL, "get", "events", "-o", "json"])
-WORKLOADS = line([*KUBECTL, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "name"])
+WORKLOADS = line([*KUBECTL, "get", "deployments,statefulsets", "-l", SELECTOR, "-o", "json"])
+BACKEND_ROLLING = workloads_answer(["deployment.apps/todo-app-backend"], rolling=["deployment.apps/todo-app-backend"])
 STATE = line([*KUBECTL, "get", "deployments,replicasets,statefulsets,pods", "-l", SELECTOR, "-o", "json"])
 BACKEND_STATUS = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=5s"])
 TIMED_OUT = failed(stdout='Waiting for deployment "todo-app-backend" rollout to finish: 1 old replicas are pending '
@@ -109,7 +110,7 @@ def test_config_error_points_at_prepare_secrets_without_logs(make_context, capsy
 
 def test_wait_returns_false_after_explaining(make_context):
     status = BACKEND_STATUS
-    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), status: failed(),
+    c = make_context({WORKLOADS: BACKEND_ROLLING, status: failed(),
                       GET_PODS: ok(json.dumps(fixture("pods-image-pull.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))})
     assert release_rolled_out(c, resolve(c), Report()) is False
@@ -130,7 +131,7 @@ def test_the_status_task_masks_the_clusters_secrets_in_quoted_logs(make_context,
     secret = {"data": {"DATABASE_URL": base64.b64encode(url.encode()).decode()}}
     pod = "todo-app-backend-6f7d9c5b4-r5t7y"
     rollout = BACKEND_STATUS
-    c = make_context({**preflight_ok(), WORKLOADS: ok("deployment.apps/todo-app-backend\n"), rollout: failed(),
+    c = make_context({**preflight_ok(), WORKLOADS: BACKEND_ROLLING, rollout: failed(),
                       STATE: ok(json.dumps(release_state("pods-crash-loop.json"))),
                       line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"]): ok(json.dumps(secret)),
                       GET_PODS: ok(json.dumps(fixture("pods-crash-loop.json"))),
@@ -159,7 +160,7 @@ def test_logs_that_could_not_be_read_are_said_so(make_context, capsys):
 @pytest.mark.parametrize("pods", ["pods-crash-loop.json", "pods-image-pull.json", "pods-config-error.json",
                                   "pods-liveness-failure.json"])
 def test_a_stuck_rollout_fails_at_the_first_slice_not_at_the_timeout(make_context, capsys, pods):
-    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: TIMED_OUT,
+    c = make_context({WORKLOADS: BACKEND_ROLLING, BACKEND_STATUS: TIMED_OUT,
                       STATE: ok(json.dumps(release_state(pods))), GET_PODS: ok(json.dumps(fixture(pods))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok("boom\n")})
     assert release_rolled_out(c, resolve(c), Report()) is False
@@ -174,7 +175,7 @@ def test_a_rollout_still_starting_waits_out_the_whole_timeout_in_slices(make_con
     # The new pod is scheduled and pulling: nothing stuck, so only the timeout ends the wait.
     state = release_state("pods-unschedulable.json")
     last = line([*KUBECTL, "rollout", "status", "deployment.apps/todo-app-backend", "--timeout=2s"])
-    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: TIMED_OUT,
+    c = make_context({WORKLOADS: BACKEND_ROLLING, BACKEND_STATUS: TIMED_OUT,
                       last: TIMED_OUT, STATE: ok(json.dumps(state)),
                       GET_PODS: ok(json.dumps(fixture("pods-unschedulable.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json")))}, rollout_timeout=12)
@@ -185,11 +186,44 @@ def test_a_rollout_still_starting_waits_out_the_whole_timeout_in_slices(make_con
 
 def test_kubectls_own_verdict_ends_the_wait_at_once(make_context, capsys):
     deadline = failed(stderr='error: deployment "todo-app-backend" exceeded its progress deadline\n')
-    c = make_context({WORKLOADS: ok("deployment.apps/todo-app-backend\n"), BACKEND_STATUS: deadline,
+    c = make_context({WORKLOADS: BACKEND_ROLLING, BACKEND_STATUS: deadline,
                       GET_PODS: ok(json.dumps(fixture("pods-probe-failure.json"))),
                       GET_EVENTS: ok(json.dumps(fixture("events.json"))), re.compile(r".* logs .*"): ok()})
     assert release_rolled_out(c, resolve(c), Report()) is False
     assert STATE not in commands_run(c) and "exceeded its progress deadline" in capsys.readouterr().out
+
+
+def test_workloads_rolled_out_already_are_not_waited_for(make_context):
+    names = ["deployment.apps/todo-app-backend", "deployment.apps/todo-app-frontend"]
+    c = make_context({WORKLOADS: workloads_answer(names, rolling=names[1:]),
+                      line([*KUBECTL, "rollout", "status", names[1], "--timeout=5s"]): ok()})
+    assert release_rolled_out(c, resolve(c), Report()) is True
+    assert [command for command in commands_run(c) if "rollout status" in command] == [
+        line([*KUBECTL, "rollout", "status", names[1], "--timeout=5s"])]
+
+
+def deployment(**status) -> dict:
+    return {"kind": "Deployment", "metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2, **status}}
+
+
+@pytest.mark.parametrize(("workload", "done"), [
+    (deployment(), True),
+    # The controller has not seen the latest spec yet: its status says nothing about it.
+    (deployment(observedGeneration=2), False),
+    (deployment(updatedReplicas=1), False),
+    # An old pod still terminating, a new one not available yet.
+    (deployment(replicas=3), False),
+    (deployment(availableReplicas=1), False),
+    ({"kind": "StatefulSet", "metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 1},
+      "status": {"observedGeneration": 1, "readyReplicas": 1, "currentRevision": "a", "updateRevision": "a"}}, True),
+    ({"kind": "StatefulSet", "metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 1},
+      "status": {"observedGeneration": 1, "readyReplicas": 1, "currentRevision": "a", "updateRevision": "b"}}, False),
+    ({"kind": "StatefulSet", "metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 1},
+      "status": {"observedGeneration": 1, "readyReplicas": 0, "currentRevision": "a", "updateRevision": "a"}}, False),
+])
+def test_rolled_out_is_what_rollout_status_waits_for(workload, done):
+    assert rolled_out(workload) is done
 
 
 def test_slices_add_up_to_the_timeout():

@@ -10,10 +10,11 @@ the kube-context guard: the context must exist and look local
 must answer. Checks are data (checks.py), shared with validate.
 """
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from invoke import Context
+from invoke import Context, Result
 
 from .checks import Check, ok, require, show
 from .commands import probe
@@ -21,6 +22,7 @@ from .config import PROVIDERS, Settings, context_help, resolve
 from .consistency import consistency_findings, images_of
 from .env_file import check_env
 from .errors import ExitCode
+from .processes import probes
 from .providers import cluster_name, in_cluster_build, minikube, minikube_driver, minikube_profile, provider_for
 from .remote import checks_everywhere, task
 from .report import Report
@@ -45,9 +47,14 @@ def needed_tools(cfg: Settings) -> list[str]:
     return tools + ([tool] if tool else [])
 
 
-def tool_check(c: Context, name: str) -> Check:
+def tool_checks(c: Context, names: Sequence[str]) -> list[Check]:
+    """Each tool's version, asked of them all at once."""
+    return [tool_check(name, result) for name, (result, _) in zip(names, probes(c, [TOOLS[n].version for n in names]))]
+
+
+def tool_check(name: str, result: Result) -> Check:
+    """What ``name``'s version command answered, judged."""
     tool = TOOLS[name]
-    result = probe(c, list(tool.version))
     if result.exited == 127:
         return Check(name, "fail", "not installed", tool.hint)
     version = version_of(result.stdout)
@@ -260,8 +267,8 @@ def gather(c: Context, cfg: Settings) -> tuple[list[Check], str]:
     cfg, untargeted = targeted(c, cfg)
     if untargeted:
         # Without a cluster and provider only what does not depend on them can be checked.
-        return [tool_check(c, tool) for tool in ("docker", "kubectl")] + untargeted + source_checks(cfg), ""
-    checks = [tool_check(c, tool) for tool in needed_tools(cfg)]
+        return tool_checks(c, ("docker", "kubectl")) + untargeted + source_checks(cfg), ""
+    checks = tool_checks(c, needed_tools(cfg))
     context = context_checks(c, cfg)
     # minikube's profile is the context: only ask about it once the context is known and allowed.
     cluster, driver = minikube_checks(c, cfg) if context[0].status == "ok" else ([], "")

@@ -21,7 +21,7 @@ from invoke import Context, Result
 from invoke.runners import Promise
 from invoke.watchers import StreamWatcher
 
-from .commands import Argv, command_line
+from .commands import Argv, Pipeline, command_line
 from .redaction import REDACTOR
 
 
@@ -128,6 +128,29 @@ def side_by_side(c: Context) -> Iterator[Together]:
         yield together
     except BaseException:
         together.stop()
+        raise
+
+
+def probes(c: Context, commands: Sequence[Argv | Pipeline]) -> list[tuple[Result, float]]:
+    """Read-only checks run side by side, each quiet with its failure returned (as ``commands.probe``).
+
+    Returns each one's Result and the seconds from the start of all until it was seen answered (they are
+    waited for in order, so one answered behind a slower one counts that one's time). They start in this
+    thread in the order given (a MockContext records them so); leaving by an exception (Ctrl-C) stops
+    those still running.
+    """
+    started_at, started, answered = time.monotonic(), [], []
+    try:
+        for command in commands:
+            started.append(c.run(command_line(command), asynchronous=True, hide=True, warn=True, pty=False,
+                                 in_stream=False))
+        for item in started:
+            answered.append((item.join() if isinstance(item, Promise) else item, time.monotonic() - started_at))
+        return answered
+    except BaseException:
+        for item in started[len(answered):]:
+            if isinstance(item, Promise):
+                interrupt(item)
         raise
 
 

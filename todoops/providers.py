@@ -17,6 +17,7 @@ from .commands import Argv, Pipeline, pipe, probe, run
 from .config import Settings
 from .errors import fail
 from .kubectl import get_json
+from .processes import probes
 from .refs import listed_refs, normalize, registry_host
 
 # Local providers must never pull: an image missing from the node then fails at
@@ -141,7 +142,7 @@ def cluster_has(c: Context, cfg: Settings, refs: Sequence[tuple[str, str]], stor
         return {ref for ref, _ in refs}
     if provider.listing is None:
         return {ref for ref, remote in refs if probe(c, manifest_inspect(remote)).ok}
-    listings = [probe(c, command) for command in provider.listing(cfg, stores)]
+    listings = [listing for listing, _ in probes(c, provider.listing(cfg, stores))]
     held = [listed_refs(listing.stdout) if listing.ok else set() for listing in listings]
     return {ref for ref, remote in refs if all(normalize(remote) in have for have in held)}
 

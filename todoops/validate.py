@@ -15,7 +15,6 @@ the secrets are registered with the redaction filter first
 "nothing there".
 """
 import re
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,7 +33,8 @@ from .remote import checks_everywhere, task
 from .report import Report
 from .rollout import STUCK
 from .running_images import expected_images, image_checks, size_checks, statefulset_image_checks
-from .smoke import refuse_remote, smoke_checks
+from .processes import probes
+from .smoke import refuse_remote, service_path, smoke_checks
 from .usage import usage_checks
 
 # What validate reads of the release, in one request.
@@ -153,21 +153,18 @@ def unread(name: str, command: Argv, result: Result) -> list[Check]:
 
 
 def http_checks(c: Context, cfg: Settings, services: Sequence[Mapping]) -> list[Check]:
-    """GET each health endpoint through the API server's service proxy, timed."""
+    """GET each health endpoint through the API server's service proxy, all at once, each timed."""
     by_component = {component(s): s for s in services}
+    answers = iter(probes(c, [kubectl(cfg, "get", "--raw", f"{service_path(cfg.namespace, by_component[name])}{path}",
+                                      "--request-timeout", "10s")
+                              for name, path, _ in HTTP_CHECKS if name in by_component]))
     checks = []
     for name, path, limit in HTTP_CHECKS:
-        service = by_component.get(name)
-        if not service:
-            checks.append(Check(f"http {name} {path}", "fail", f"no {name} Service", "run `invoke deploy`",
-                                ExitCode.UNHEALTHY))
-            continue
-        port = service["spec"]["ports"][0]["port"]
-        url = f"/api/v1/namespaces/{cfg.namespace}/services/http:{service['metadata']['name']}:{port}/proxy{path}"
-        started = time.monotonic()
-        result = probe(c, kubectl(cfg, "get", "--raw", url, "--request-timeout", "10s"))
-        elapsed = time.monotonic() - started
         label = f"http {name} {path}"
+        if name not in by_component:
+            checks.append(Check(label, "fail", f"no {name} Service", "run `invoke deploy`", ExitCode.UNHEALTHY))
+            continue
+        result, elapsed = next(answers)
         if not result.ok:
             checks.append(Check(label, "fail", said(result), f"read `invoke app.logs --component {name}`",
                                 ExitCode.UNHEALTHY))

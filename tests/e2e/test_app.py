@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 FAILING_ROLLOUT_TIMEOUT = "75"
 BUILD_LINE = "docker build"
 LOAD_LINE = "kind load docker-image"
+APPLY_LINE = " apply -f -"
 DATA = ("persisted across pod deletion", "and this one too")
 
 
@@ -93,11 +94,22 @@ def test_2_no_change_redeploy_builds_loads_restarts_nothing(app):
     again = app.invoke("deploy")
     assert command_lines(again.output, BUILD_LINE) == [], again.output
     assert command_lines(again.output, LOAD_LINE) == [], again.output
+    # The cluster holds what the last apply made: nothing is sent again.
+    assert command_lines(again.output, APPLY_LINE) == [], again.output
     assert app.pod_uids() == before
     assert {p["metadata"]["name"]: [s["restartCount"] for s in p["status"]["containerStatuses"]]
             for p in app.pods()} == restarts
     assert app.images_in_cluster() == images
     print(f"no-change re-deploy: {again.seconds:.1f} s")
+
+
+def test_2b_a_redeploy_puts_right_what_was_changed_in_the_cluster_by_hand(app):
+    app.kubectl("scale", "deployment", f"{RELEASE}-backend", "--replicas=1")
+    repaired = app.invoke("deploy")
+    assert len(command_lines(repaired.output, APPLY_LINE)) == 1, repaired.output
+    assert app.kubectl_json("deployment", f"{RELEASE}-backend")["spec"]["replicas"] == 2
+    again = app.invoke("deploy")
+    assert command_lines(again.output, APPLY_LINE) == [], again.output
 
 
 def test_3_backend_change_rolls_only_backend_with_zero_failed_requests(app, user):

@@ -17,7 +17,7 @@ from tests.conftest import commands_run
 from tests.unit.fixtures import (ENV, HERE, chart_render, env_text, failed, line, not_found, ok, preflight_ok, project,
                                  release, secret_answer, workloads_answer)
 from tests.unit.fixtures.deploy import (POSTGRES, PROVIDERS, SELECTOR, WORKLOADS, answers, built_images, deployed,
-                                       kind_load)
+                                        kind_load, named_objects)
 from tests.unit.fixtures.leaks import CORPUS, leaked
 from todoops.config import resolve
 from todoops.deploy import apply_release, deploy_release
@@ -134,10 +134,10 @@ def test_the_apply_tasks_alone_create_the_namespace_first_on_a_fresh_cluster(mak
     project(tmp_path)
     cfg = resolve(make_context(method=method))
     kubectl = ["kubectl", "--context", cfg.context, "--namespace", cfg.namespace]
-    # The images are built, the namespace is not there yet.
+    # The images are built, the namespace (and so nothing in it) is not there yet.
     c = make_context({**answers(tmp_path, cfg, first=False),
                       line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"]):
-                      not_found("namespaces", cfg.namespace)}, method=method)
+                      not_found("namespaces", cfg.namespace), named_objects(kubectl): ok()}, method=method)
     (apply if method == "kubectl" else install_chart)(c)
     log = commands_run(c)
     created = log.index(line([*kubectl, "get", "namespace", cfg.namespace, "-o", "name"])) + 1

@@ -7,16 +7,21 @@ import yaml
 
 from tests.conftest import commands_run
 from tests.unit.fixtures import ENV, line, not_found, ok, project, secret_answer
+from tests.unit.fixtures.deploy import kubectl_made, named_objects
 from todoops.config import resolve
 from todoops.images import planned_images
-from todoops.manifests import Applied, apply_manifests
-from todoops.release import load_manifests, release_objects, secret_checksum
+from todoops.manifests import Applied, apply_manifests, as_applied
+from todoops.providers import provider_for
+from todoops.release import load_manifests, release_objects, secret_checksum, with_release
 
 KUBECTL = ["kubectl", "--context", "minikube", "--namespace", "todo-app"]
 APPLY = line([*KUBECTL, "apply", "-f", "-"])
 GET_SECRET = line([*KUBECTL, "get", "secret", "todo-app-secrets", "-o", "json"])
-# No helm release to hand over (tests/unit/test_chart.py pins the method switch).
-NO_HELM_RECORDS = {line([*KUBECTL, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"]): ok()}
+# The release's objects by name (what an apply made is learnt from them).
+LIVE = named_objects(KUBECTL)
+# No helm release to hand over (tests/unit/test_chart.py pins the method switch), nothing applied yet.
+NO_HELM_RECORDS = {line([*KUBECTL, "get", "secrets", "-l", "owner=helm,name=todo-app", "-o", "name"]): ok(),
+                   LIVE: ok()}
 
 
 def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
@@ -24,8 +29,9 @@ def test_apply_is_one_ordered_stream_on_stdin(make_context, tmp_path):
     c = make_context({GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS})
     cfg = resolve(c)
     apply_manifests(c, cfg, planned_images(cfg), load_manifests(cfg.manifests))
-    assert commands_run(c) == [*NO_HELM_RECORDS, GET_SECRET, APPLY]
-    stream = list(yaml.safe_load_all(c.run.call_args_list[2].kwargs["in_stream"].getvalue()))
+    records, secret, live, applied = commands_run(c)
+    assert [records, secret, applied] == [next(iter(NO_HELM_RECORDS)), GET_SECRET, APPLY] and LIVE.match(live)
+    stream = list(yaml.safe_load_all(c.run.call_args_list[3].kwargs["in_stream"].getvalue()))
     assert [obj["metadata"]["name"] for obj in stream] == [
         obj["metadata"]["name"] for obj in load_manifests(tmp_path / "k8s")]
     assert json.dumps(stream).count(planned_images(cfg)[1].ref) == 1
@@ -92,3 +98,51 @@ def test_no_secret_yet_leaves_the_annotation_empty(make_context, tmp_path):
                            resolve(make_context())) == ""
     assert applied_checksums(make_context, tmp_path, not_found("secrets", "todo-app-secrets"))[
         "todo-app-backend"] == ""
+
+
+def made(cfg, objects, checksum: str = "") -> list[dict]:
+    """``objects`` as a kubectl apply of them (with the Secret's ``checksum``) left them in the cluster."""
+    images = planned_images(cfg)
+    return json.loads(kubectl_made(with_release(objects, images, provider_for(cfg).pull_policy, checksum),
+                                   cfg.namespace).stdout)["items"]
+
+
+def test_an_object_is_as_applied_when_kubectls_record_is_it_and_nobody_changed_what_it_sets(make_context, tmp_path):
+    project(tmp_path)
+    cfg = resolve(make_context())
+    objects = with_release(load_manifests(cfg.manifests), planned_images(cfg), provider_for(cfg).pull_policy, "")
+    deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
+    live = next(obj for obj in made(cfg, objects) if obj["kind"] == "Deployment")
+    assert as_applied(live, deployment)
+    # The server's defaults and status are not ours.
+    live["spec"]["progressDeadlineSeconds"] = 600
+    assert as_applied(live, deployment)
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 1
+    assert not as_applied(scaled, deployment)
+    other_image = copy.deepcopy(live)
+    other_image["spec"]["template"]["spec"]["containers"][0]["image"] = "todo-backend:edited"
+    assert not as_applied(other_image, deployment)
+    # A field the object no longer sets was applied before: kubectl must remove it.
+    removed = copy.deepcopy(deployment)
+    del removed["spec"]["template"]["metadata"]["annotations"]
+    assert not as_applied(live, removed)
+    unrecorded = copy.deepcopy(live)
+    del unrecorded["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert not as_applied(unrecorded, deployment)
+
+
+def test_a_cluster_holding_what_an_apply_made_gets_nothing_and_an_edited_object_is_sent_again(make_context, tmp_path):
+    project(tmp_path)
+    cfg = resolve(make_context())
+    objects = load_manifests(cfg.manifests)
+    live = made(cfg, objects, secret_checksum(make_context({GET_SECRET: secret_answer(ENV)}), cfg))
+    scaled = next(obj for obj in live if obj["kind"] == "Deployment")
+    answers = {GET_SECRET: secret_answer(ENV), APPLY: ok(), **NO_HELM_RECORDS}
+    c = make_context({**answers, LIVE: ok(json.dumps({"items": live}))})
+    apply_manifests(c, cfg, planned_images(cfg), objects)
+    assert APPLY not in commands_run(c)
+    scaled["spec"]["replicas"] = 1
+    c = make_context({**answers, LIVE: ok(json.dumps({"items": live}))})
+    apply_manifests(c, cfg, planned_images(cfg), objects)
+    assert [(obj["kind"], obj["metadata"]["name"]) for obj in streams(c)[0]] == [("Deployment", scaled["metadata"]["name"])]

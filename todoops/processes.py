@@ -67,6 +67,8 @@ class Together:
 
 # Seconds a command may take to stop after SIGINT before it is killed.
 STOP_GRACE = 5.0
+# Seconds between two looks at whether a probe has answered.
+PROBE_POLL = 0.01
 
 
 def interrupt(running: Promise, grace: float = STOP_GRACE) -> None:
@@ -135,9 +137,10 @@ def probes(c: Context, commands: Sequence[Argv | Pipeline]) -> list[tuple[Result
     """Read-only checks run side by side, each quiet with its failure returned (as ``commands.probe``).
 
     Returns each one's Result and the seconds from the start of all until it was seen answered (they are
-    waited for in order, so one answered behind a slower one counts that one's time). They start in this
-    thread in the order given (a MockContext records them so); leaving by an exception (Ctrl-C) stops
-    those still running.
+    looked at in order, so one answered behind a slower one counts that one's time). They start in this
+    thread in the order given (a MockContext records them so). The wait is this thread's own, not invoke's
+    (which turns Ctrl-C into a ^C on the command's stdin and waits on, with its reader threads): leaving
+    it by an exception (Ctrl-C, a stop signal) stops those still running.
     """
     started_at, started, answered = time.monotonic(), [], []
     try:
@@ -145,6 +148,8 @@ def probes(c: Context, commands: Sequence[Argv | Pipeline]) -> list[tuple[Result
             started.append(c.run(command_line(command), asynchronous=True, hide=True, warn=True, pty=False,
                                  in_stream=False))
         for item in started:
+            while isinstance(item, Promise) and not item.runner.process_is_finished:
+                time.sleep(PROBE_POLL)
             answered.append((item.join() if isinstance(item, Promise) else item, time.monotonic() - started_at))
         return answered
     except BaseException:

@@ -12,7 +12,7 @@ from invoke import Context, Result
 from tests.conftest import commands_run
 from tests.unit.fixtures import REPO
 from tests.unit.fixtures.processes import gone
-from todoops.processes import STOP_SIGNALS, NotStarted, Stopped, background, serve
+from todoops.processes import STOP_SIGNALS, NotStarted, Stopped, background, probes, serve
 from todoops.redaction import REDACTOR
 
 # Only its masked spelling may show in what a command that failed to start said.
@@ -135,3 +135,41 @@ def test_background_on_a_mock_context_reads_the_finished_output(make_context):
     with background(c, argv, SERVING, timeout=1) as match:
         assert match["port"] == "8001"
     assert commands_run(c) == ["exec kubectl proxy --port 0"]
+
+
+def test_probes_run_side_by_side_and_answer_in_the_order_given(tmp_path):
+    # The first waits for a file only the second makes: run one after the other, it would time out.
+    flag = tmp_path / "second-ran"
+    first = ["sh", "-c", f"for i in $(seq 100); do [ -e {flag} ] && echo first && exit 0; sleep 0.05; done; exit 3"]
+    second = ["sh", "-c", f"touch {flag}; echo second"]
+    answers = probes(Context(), [first, second, ["sh", "-c", "echo oops >&2; exit 4"]])
+    assert [(result.exited, result.stdout.strip()) for result, _ in answers] == [(0, "first"), (0, "second"), (4, "")]
+    assert answers[2][0].stderr.strip() == "oops"
+    assert answers[0][1] <= answers[1][1] <= answers[2][1]
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), Stopped(signal.SIGTERM)], ids=["ctrl-c", "stop-signal"])
+def test_probes_left_by_ctrl_c_or_a_stop_signal_stop_those_still_running_at_once(tmp_path, raised):
+    pid_file = tmp_path / "pid"
+    waiting = ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"]
+
+    def stop(signum, frame):
+        raise raised
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        started = time.monotonic()
+        with pytest.raises(type(raised)):
+            probes(Context(), [["true"], waiting])
+        assert time.monotonic() - started < 30, "the probes were waited for instead of stopped"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert gone(int(pid_file.read_text())), "a probe outlived the stop"
+
+
+def test_probes_on_a_mock_context_are_its_answers_in_order(make_context):
+    c = make_context({"a": Result(stdout="1"), "b": Result(stdout="2", exited=1)})
+    assert [(result.stdout, result.exited) for result, _ in probes(c, [["a"], ["b"]])] == [("1", 0), ("2", 1)]
+    assert commands_run(c) == ["a", "b"]

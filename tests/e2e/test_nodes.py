@@ -23,6 +23,8 @@ from tests.e2e.todoapp import (BACKEND, FRONTEND, FRONTEND_PORT, Background, Pro
 pytestmark = pytest.mark.e2e
 
 RATE = 20
+# Seconds after which a request counts as hung: well above a loaded machine's answers, below the client's timeout.
+HUNG = 3.0
 DATA = ("written before the drain", "read after it")
 # The client in the cluster: GET at a fixed rate, a new connection each, until /tmp/stop exists;
 # then one JSON line with the counts and how long it sent.
@@ -30,21 +32,24 @@ CLIENT = """
 import json, os, sys, time, urllib.error, urllib.request
 url, rate = sys.argv[1], float(sys.argv[2])
 request = urllib.request.Request(url, headers={"cookie": os.environ["COOKIE"]})
-ok, failures, started = 0, [], time.monotonic()
+ok, failures, slowest, started = 0, [], 0.0, time.monotonic()
 next_at = started
 print("sending", flush=True)
 while not os.path.exists("/tmp/stop"):
+    sent = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             response.read()
             ok += 1
+            slowest = max(slowest, time.monotonic() - sent)
     except urllib.error.HTTPError as error:
         failures.append(f"{time.monotonic() - started:.1f}s HTTP {error.code} {error.read()[:120]!r}")
     except OSError as error:
         failures.append(f"{time.monotonic() - started:.1f}s {error!r}")
     next_at += 1 / rate
     time.sleep(max(0.0, next_at - time.monotonic()))
-print(json.dumps({"ok": ok, "failures": failures, "seconds": time.monotonic() - started}), flush=True)
+print(json.dumps({"ok": ok, "failures": failures, "slowest": slowest, "seconds": time.monotonic() - started}),
+      flush=True)
 """
 # What the suite's namespace enforces (Pod Security "restricted").
 RESTRICTED = {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -120,7 +125,7 @@ class ClientInCluster:
     def __init__(self, project: Project, node: str, cookie: str):
         address = project.kubectl("get", "service", FRONTEND, "-o", "jsonpath={.spec.clusterIP}")
         self.project, self.pod = project, client_pod(node, f"http://{address}:{FRONTEND_PORT}/api/tasks", cookie)
-        self.ok, self.failures, self.seconds = 0, [], 0.0
+        self.ok, self.failures, self.slowest, self.seconds = 0, [], 0.0, 0.0
 
     def __enter__(self) -> "ClientInCluster":
         self.project.kubectl("apply", "-f", "-", stdin=json.dumps(self.pod))
@@ -133,7 +138,8 @@ class ClientInCluster:
             self.project.kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/e2e-client",
                                  "--timeout=60s", timeout=90)
             counts = json.loads(self.project.kubectl("logs", "e2e-client").splitlines()[-1])
-            self.ok, self.failures, self.seconds = counts["ok"], counts["failures"], counts["seconds"]
+            self.ok, self.failures, self.slowest, self.seconds = (counts["ok"], counts["failures"], counts["slowest"],
+                                                                  counts["seconds"])
         finally:
             self.project.kubectl("delete", "pod", "e2e-client", "--ignore-not-found", "--wait=false")
 
@@ -182,12 +188,13 @@ def test_a_drained_worker_fails_no_request_the_budgets_hold_and_the_data_stays(s
     drain = drain_under_traffic(spread, nodes, e2e_cluster, user.cookie)
     client, budgets = drain.client, drain.budgets
     print(f"drain of {drain.node} under {RATE} requests/s: {client.total} requests in {client.seconds:.0f} s, "
-          f"{len(client.failures)} failed; fewest healthy pods per budget {budgets.fewest}, desired "
-          f"{budgets.desired} ({budgets.samples} samples); {drain.seconds:.0f} s in all")
+          f"{len(client.failures)} failed, slowest {client.slowest:.2f} s; fewest healthy pods per budget "
+          f"{budgets.fewest}, desired {budgets.desired} ({budgets.samples} samples); {drain.seconds:.0f} s in all")
     assert f"node/{drain.node} drained" in drain.output, drain.output
     assert client.failures == [], client.failures[:20]
-    # The client kept its rate all along (a request that hangs would slow it down).
-    assert client.seconds >= drain.seconds / 2 and client.total >= RATE * client.seconds * 0.8, client.total
+    # It sent all through the drain, and no request waited on a pod that had gone (a connection to an address
+    # no pod has any more takes seconds; on this 2-core machine the pods the drain moves only slow the rest).
+    assert client.seconds >= drain.seconds / 2 and client.slowest < HUNG, (client.slowest, client.total)
     # Observed all along the drain: one sample per 4 s at least (each is a kubectl call, slower under load).
     assert set(budgets.fewest) == {BACKEND, FRONTEND} and budgets.samples >= max(3, drain.seconds / 4), \
         (budgets.samples, drain.seconds)

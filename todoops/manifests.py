@@ -71,7 +71,7 @@ def as_applied(live: Mapping, obj: Mapping) -> bool:
 def applied_before(c: Context, cfg: Settings, objects: Sequence[dict]) -> list[dict]:
     """Those of ``objects`` the cluster holds as an apply of them left them (one read of them all)."""
     live = {object_ref(item): item for item in existing(c, cfg, objects)}
-    return [obj for obj in objects if object_ref(obj) in live and as_applied(live[object_ref(obj)], obj)]
+    return [obj for obj in objects if (item := live.get(object_ref(obj))) and as_applied(item, obj)]
 
 
 def apply_manifests(c: Context, cfg: Settings, images: Sequence[BuiltImage], objects: Sequence[dict],
